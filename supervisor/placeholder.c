@@ -1,0 +1,1 @@
+int sup_placeholder(void); int sup_placeholder(void) { return 0; }

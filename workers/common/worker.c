@@ -1,0 +1,1 @@
+int worker_common_placeholder(void); int worker_common_placeholder(void) { return 0; }
