@@ -1,3 +1,10 @@
-/* placeholder until the worker framework lands */
-int checks_main(int argc, char **argv);
-int checks_main(int argc, char **argv) { (void)argc; (void)argv; return 0; }
+/*
+ * The checks worker: agent-local services and checks, the check runner,
+ * and anti-entropy into the catalog.  This file is its process shell;
+ * the service-discovery issue adds the registry and runners beside it.
+ */
+#include "workers/common/worker.h"
+
+const struct worker_ops checks_ops = {
+	.proc = PROC_CHECKS,
+};

@@ -1,0 +1,76 @@
+/*
+ * Consul's serf tags (agent/consul/server_serf.go, client_serf.go): role
+ * "consul" for servers and "node" for clients, dc, segment, id, vsn
+ * (protocol 2, min 2, max 3), build "<version>:<revision>", and for
+ * servers port (RPC), raft_vsn, wan_join_port, bootstrap / expect.
+ * Members report ProtocolMin 1 / Max 5 / Cur 2 and DelegateMin 2 / Max 5 /
+ * Cur 4 as memberlist does for Consul.
+ */
+#include "workers/gossip/gossip_self.h"
+#include "proto/proto.h"
+#include "supervisor/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+tag(struct gossip_self *s, const char *k, const char *v)
+{
+	if (s->ntags + 2 > nitems(s->tags))
+		return;
+	s->tags[s->ntags++] = xstrdup(k);
+	s->tags[s->ntags++] = xstrdup(v);
+}
+
+void
+gossip_self_build(struct gossip_self *s, const struct agent_config *c)
+{
+	char n[32];
+
+	for (unsigned i = 0; i < s->ntags; i++)
+		free(s->tags[i]);
+	s->ntags = 0;
+	strlcpy_m(s->name, c->node_name, sizeof(s->name));
+	snprintf(s->wan_name, sizeof(s->wan_name), "%s.%s", c->node_name,
+	    c->datacenter);
+	strlcpy_m(s->addr, c->advertise_addr, sizeof(s->addr));
+	s->lan_port = c->ports.serf_lan;
+	s->wan_port = c->ports.serf_wan;
+	tag(s, "role", c->server ? "consul" : "node");
+	tag(s, "dc", c->datacenter);
+	tag(s, "segment", "");
+	tag(s, "id", c->node_id ? c->node_id : "");
+	tag(s, "vsn", "2");
+	tag(s, "vsn_min", "2");
+	tag(s, "vsn_max", "3");
+	tag(s, "build", MUSTER_VERSION ":muster");
+	if (!c->server)
+		return;
+	snprintf(n, sizeof(n), "%d", c->ports.server);
+	tag(s, "port", n);
+	tag(s, "raft_vsn", "3");
+	snprintf(n, sizeof(n), "%d", c->ports.serf_wan);
+	tag(s, "wan_join_port", n);
+	if (c->bootstrap || c->dev)
+		tag(s, "bootstrap", "1");
+	if (c->bootstrap_expect > 0) {
+		snprintf(n, sizeof(n), "%d", c->bootstrap_expect);
+		tag(s, "expect", n);
+	}
+}
+
+void
+gossip_self_member(const struct gossip_self *s, bool wan, struct buf *out)
+{
+	struct proto_member m = {
+		.name = proto_str_c(wan ? s->wan_name : s->name),
+		.addr = proto_str_c(s->addr),
+		.port = (uint16_t)(wan ? s->wan_port : s->lan_port),
+		.tags = { .n = s->ntags, .items = (const char *const *)s->tags },
+		.status = s->left ? 3 : 1,
+		.protocol_min = 1, .protocol_max = 5, .protocol_cur = 2,
+		.delegate_min = 2, .delegate_max = 5, .delegate_cur = 4,
+	};
+	proto_enc_member(out, &m);
+}
