@@ -1,4 +1,6 @@
 #include "workers/common/worker.h"
+#include "workers/common/privdrop.h"
+#include "lib/paths.h"
 #include "lib/log.h"
 #include "lib/proctitle.h"
 #include "supervisor/config.h"
@@ -111,11 +113,25 @@ reject(struct worker *w, unsigned from, struct ipc_chan *ch,
 		worker_reply_result(ch, m, -EPROTO, why);
 }
 
+static void on_stats_req(struct worker *w, struct ipc_chan *ch,
+    struct ipc_msg *m);
+
 static void
 dispatch(struct worker *w, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m)
 {
 	const struct worker_ops *ops = w->ops;
+
+	/* Every process answers for its Stats section and to a ping. */
+	if (m->hdr.type == PROTO_AGENT_INFO_REQ) {
+		on_stats_req(w, ch, m);
+		return;
+	}
+	if (m->hdr.type == PROTO_PING) {
+		if (m->hdr.reqid)
+			ipc_reply(ch, m, PROTO_PING, m->data, m->len);
+		return;
+	}
 	for (size_t i = 0; i < ops->nhandlers; i++) {
 		const struct worker_handler *h = &ops->handlers[i];
 		if (h->type != m->hdr.type)
@@ -203,17 +219,44 @@ apply_log_config(const struct agent_config *c)
 	log_setjson(c->log_json);
 }
 
+/*
+ * The one privilege drop every worker goes through (privdrop.c), with the
+ * worker's own policy.  A user that does not exist is a configuration
+ * error: exit 2, which the supervisor does not retry.
+ */
+static void
+drop_privileges(struct worker *w)
+{
+	char empty[256], err[512];
+	const struct privdrop_policy *p =
+	    privdrop_policy_find(proto_proc_name(w->proc));
+	if (p == NULL)
+		fatalx("no privilege policy for %s", proto_proc_name(w->proc));
+	paths_empty_dir(empty, sizeof(empty));
+	struct privdrop_ctx ctx = {
+		.user = w->cfg->user[0] ? w->cfg->user : NULL,
+		.empty_dir = empty,
+		.data_dir = w->cfg->data_dir,
+		.as_root = geteuid() == 0,
+	};
+	int r = privdrop_apply(p, &ctx, err, sizeof(err));
+	if (r == -ENOENT && ctx.as_root) {
+		log_warnx("dropping privileges: %s", err);
+		exit(2);
+	}
+	if (r < 0)
+		fatalx("dropping privileges: %s", err);
+}
+
 /* First CONFIG: keep it, let the worker prepare, then drop privileges. */
 static int
 first_config(struct worker *w, struct agent_config *c)
 {
-	char err[512];
 	w->cfg = c;
 	apply_log_config(c);
 	if (w->ops->init && w->ops->init(w) < 0)
 		fatalx("initialisation failed");
-	if (worker_drop_privileges(w, err, sizeof(err)) < 0)
-		fatalx("dropping privileges: %s", err);
+	drop_privileges(w);
 	return 0;
 }
 
@@ -306,7 +349,8 @@ on_stats_req(struct worker *w, struct ipc_chan *ch, struct ipc_msg *m)
 	struct proto_agent_info_req q;
 	struct buf names, out;
 	if (proto_dec_agent_info_req(m->data, m->len, &q) < 0) {
-		reject(w, PROC_SUPERVISOR, ch, m, "malformed message");
+		w->bad_messages++;
+		worker_reply_result(ch, m, -EPROTO, "malformed message");
 		return;
 	}
 	char *section = proto_str_dup(q.section);
@@ -363,12 +407,6 @@ sup_msg_cb(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 		worker_stop(w, s.reason);
 		return;
 	}
-	case PROTO_AGENT_INFO_REQ:
-		on_stats_req(w, ch, m);
-		return;
-	case PROTO_PING:
-		worker_reply(ch, m, PROTO_PING, NULL);
-		return;
 	}
 	dispatch(w, PROC_SUPERVISOR, ch, m);
 }

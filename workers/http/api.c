@@ -1,0 +1,207 @@
+#include "workers/http/api.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct api_slot {
+	struct api_req *r;
+	unsigned i;
+};
+
+static void
+on_abort(void *arg)
+{
+	struct api_req *r = arg;
+	for (unsigned i = 0; i < r->nasks; i++)
+		if (r->reqid[i] > 0) {
+			worker_request_cancel(r->app->w, r->peer[i], r->reqid[i]);
+			r->reqid[i] = 0;
+		}
+	r->ctx = NULL;
+	api_req_free(r);
+}
+
+struct api_req *
+api_req_new(struct http_ctx *c, api_done_fn *done)
+{
+	struct api_req *r = xcalloc(1, sizeof(*r));
+	r->ctx = c;
+	r->app = http_app(c);
+	r->done = done;
+	return r;
+}
+
+void
+api_req_free(struct api_req *r)
+{
+	for (unsigned i = 0; i < r->nasks; i++)
+		buf_free(&r->ans[i].data);
+	free(r);
+}
+
+static void
+finish_one(struct api_req *r)
+{
+	if (--r->pending > 0)
+		return;
+	/* The HTTP context is answered now: no abort may follow. */
+	http_ctx_on_abort(r->ctx, NULL, NULL);
+	r->done(r);
+	api_req_free(r);
+}
+
+static void
+reply_cb(void *arg, struct ipc_msg *m, int err)
+{
+	struct api_slot *slot = arg;
+	struct api_req *r = slot->r;
+	unsigned i = slot->i;
+	free(slot);
+	r->reqid[i] = 0;
+	r->ans[i].err = err;
+	if (m) {
+		r->ans[i].type = m->hdr.type;
+		buf_add(&r->ans[i].data, m->data, m->len);
+	}
+	finish_one(r);
+}
+
+static struct buf *
+payload_of(struct api_req *r, unsigned i)
+{
+	return &r->ans[i].data;	/* holds the request until sent */
+}
+
+unsigned
+api_ask(struct api_req *r, unsigned peer, uint16_t type,
+    const struct buf *payload)
+{
+	unsigned i = r->nasks++;
+	if (i >= API_MAX_ASKS)
+		fatalx("api_ask: more than %d asks", API_MAX_ASKS);
+	r->peer[i] = peer;
+	r->ans[i].type = type;
+	buf_init(&r->ans[i].data);
+	if (payload)
+		buf_add(&r->ans[i].data, payload->data, payload->len);
+	return i;
+}
+
+void
+api_ask_leader(struct api_req *r)
+{
+	if (r->nasks != 0)
+		fatalx("api_ask_leader must come first");
+	api_ask(r, PROC_STORE, PROTO_STATUS_LEADER_REQ, NULL);
+	r->leader_asked = true;
+}
+
+void
+api_go(struct api_req *r)
+{
+	r->pending = r->nasks + 1;	/* +1: held until every ask is sent */
+	http_ctx_on_abort(r->ctx, on_abort, r);
+	for (unsigned i = 0; i < r->nasks; i++) {
+		struct buf payload = *payload_of(r, i);
+		uint16_t type = r->ans[i].type;
+		buf_init(&r->ans[i].data);
+		r->ans[i].type = 0;
+		struct api_slot *slot = xmalloc(sizeof(*slot));
+		slot->r = r;
+		slot->i = i;
+		int64_t id = worker_request(r->app->w, r->peer[i], type,
+		    &payload, API_IPC_TIMEOUT_MS, reply_cb, slot);
+		buf_free(&payload);
+		if (id < 0) {
+			free(slot);
+			r->ans[i].err = (int)id;
+			r->pending--;
+		} else
+			r->reqid[i] = id;
+	}
+	finish_one(r);
+}
+
+uint64_t
+api_index_headers(struct api_req *r)
+{
+	struct proto_status_leader ld = { 0 };
+	bool ok = r->leader_asked && r->ans[0].err == 0 &&
+	    r->ans[0].type == PROTO_STATUS_LEADER &&
+	    proto_dec_status_leader(r->ans[0].data.data, r->ans[0].data.len,
+	    &ld) == 0;
+	uint64_t index = ok && ld.index > 0 ? ld.index : 1;
+	http_reply_headerf(r->ctx, "X-Consul-Index", "%" PRIu64, index);
+	http_reply_header(r->ctx, "X-Consul-Knownleader",
+	    ok && ld.known_leader ? "true" : "false");
+	http_reply_headerf(r->ctx, "X-Consul-Lastcontact", "%" PRIu64,
+	    ok ? ld.last_contact_ms : 0);
+	return index;
+}
+
+static const char *
+ipc_error_text(int err)
+{
+	switch (err) {
+	case -ETIMEDOUT:
+		return "timed out waiting for the agent's %s process";
+	case -ENOTCONN:
+	case -EPIPE:
+		return "the agent's %s process is restarting";
+	default:
+		return "unexpected answer from the agent's %s process";
+	}
+}
+
+bool
+api_failed(struct api_req *r, unsigned slot, uint16_t want_type)
+{
+	struct api_answer *a = &r->ans[slot];
+	if (a->err == 0 && a->type == want_type)
+		return false;
+	if (a->err == 0 && a->type == PROTO_RESULT) {
+		struct proto_result res;
+		if (proto_dec_result(a->data.data, a->data.len, &res) == 0) {
+			http_reply_error(r->ctx, 500, "%.*s", (int)res.message.len,
+			    res.message.p);
+			return true;
+		}
+	}
+	http_reply_error(r->ctx, 500, ipc_error_text(a->err),
+	    proto_proc_name(r->peer[slot]));
+	return true;
+}
+
+void
+api_json_begin(struct http_ctx *c, struct json_w *jw, struct buf *out)
+{
+	buf_init(out);
+	json_w_init(jw, out, http_pretty(c));
+}
+
+void
+api_json_end(struct http_ctx *c, struct json_w *jw, struct buf *out)
+{
+	if (json_w_finish(jw) < 0) {
+		buf_free(out);
+		http_reply_error(c, 500, "internal error encoding JSON");
+		return;
+	}
+	if (http_pretty(c))
+		buf_addch(out, '\n');
+	http_reply_json(c, 200, out);
+}
+
+const struct http_route api_routes[] = {
+	{ HTTP_GET, "/v1/agent/self", false, api_agent_self, 0 },
+	{ HTTP_GET, "/v1/agent/version", false, api_agent_version, 0 },
+	{ HTTP_GET, "/v1/agent/members", false, api_agent_members, 0 },
+	{ HTTP_PUT, "/v1/agent/reload", false, api_agent_reload, 0 },
+	{ HTTP_PUT, "/v1/agent/leave", false, api_agent_leave, 0 },
+	{ HTTP_GET, "/v1/status/leader", false, api_status_leader, 0 },
+	{ HTTP_GET, "/v1/status/peers", false, api_status_peers, 0 },
+};
+const size_t api_nroutes = nitems(api_routes);

@@ -1,0 +1,73 @@
+/*
+ * The HTTP API on top of the engine in http.h: routes, and a small helper
+ * that sends several IPC requests for one HTTP request at once and answers
+ * when every reply (or error) is in.
+ */
+#ifndef MUSTER_HTTP_API_H
+#define MUSTER_HTTP_API_H
+
+#include "workers/common/worker.h"
+#include "lib/json.h"
+#include "workers/http/http.h"
+
+#define API_MAX_ASKS 8
+#define API_IPC_TIMEOUT_MS 5000
+
+struct http_app {
+	struct worker *w;
+	struct http_server *srv;
+	uint64_t started_ns;
+};
+
+struct api_answer {
+	int err;		/* 0, or -errno (-ETIMEDOUT, -EPIPE, -ENOTCONN) */
+	uint16_t type;		/* reply type when err == 0 */
+	struct buf data;	/* reply payload (copied) */
+};
+
+struct api_req;
+typedef void api_done_fn(struct api_req *r);
+
+struct api_req {
+	struct http_ctx *ctx;
+	struct http_app *app;
+	api_done_fn *done;
+	unsigned nasks, pending;
+	unsigned peer[API_MAX_ASKS];
+	int64_t reqid[API_MAX_ASKS];
+	struct api_answer ans[API_MAX_ASKS];
+	bool leader_asked;	/* ans[0] is the leader status */
+	void *arg;
+};
+
+/* Start collecting answers for ctx; done runs once all are in. */
+struct api_req *api_req_new(struct http_ctx *c, api_done_fn *done);
+/* Queue a request; returns its slot.  payload may be NULL. */
+unsigned api_ask(struct api_req *r, unsigned peer, uint16_t type,
+    const struct buf *payload);
+/* Ask the store for leader status (slot 0, must be the first ask). */
+void api_ask_leader(struct api_req *r);
+/* Send everything; done may run before this returns (peer down). */
+void api_go(struct api_req *r);
+void api_req_free(struct api_req *r);
+
+/*
+ * X-Consul-Index, X-Consul-Knownleader, X-Consul-Lastcontact from the
+ * leader answer (every GET carries them).  Without an answer from the
+ * store: index 1, no known leader.  Returns the decoded index.
+ */
+uint64_t api_index_headers(struct api_req *r);
+/* 500 with the reason an answer failed; true if it did. */
+bool api_failed(struct api_req *r, unsigned slot, uint16_t want_type);
+
+void api_json_begin(struct http_ctx *c, struct json_w *jw, struct buf *out);
+void api_json_end(struct http_ctx *c, struct json_w *jw, struct buf *out);
+
+extern const struct http_route api_routes[];
+extern const size_t api_nroutes;
+
+/* api_agent.c, api_status.c */
+http_handler_fn api_agent_self, api_agent_version, api_agent_members,
+    api_agent_reload, api_agent_leave, api_status_leader, api_status_peers;
+
+#endif
