@@ -26,6 +26,7 @@
 #include "lib/util.h"
 
 #define CLI_DEFAULT_ADDR "http://127.0.0.1:8500"
+#define CLI_IO_TIMEOUT_MS 60000
 
 size_t
 cli_http_flags(struct cli_http_opts *o, struct cli_flag *out, bool server)
@@ -324,8 +325,9 @@ resolve_token(struct cli_client *c, const struct cli_http_opts *o,
 	return 0;
 }
 
-static void
-resolve_tls(struct cli_client *c, const struct cli_http_opts *o)
+static int
+resolve_tls(struct cli_client *c, const struct cli_http_opts *o,
+    struct buf *err)
 {
 	struct cli_http_target *t = &c->t;
 
@@ -337,6 +339,12 @@ resolve_tls(struct cli_client *c, const struct cli_http_opts *o)
 	t->server_name = xstrdup_or_null(pick(o->tls_server_name,
 	    "CONSUL_TLS_SERVER_NAME"));
 	t->insecure = !env_bool("CONSUL_HTTP_SSL_VERIFY", true);
+	if ((t->cert_file != NULL) != (t->key_file != NULL)) {
+		buf_printf(err, "both client cert and client key must be "
+		    "provided");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* CONSUL_HTTP_AUTH "user[:password]" as HTTP basic authentication. */
@@ -365,15 +373,21 @@ cli_client_init(struct cli_client *c, const struct cli_http_opts *o,
 	    err);
 	if (r == 0)
 		r = resolve_token(c, o, err);
+	if (r == 0)
+		r = resolve_tls(c, o, err);
 	if (r < 0) {
 		cli_client_free(c);
 		return r;
 	}
-	resolve_tls(c, o);
 	resolve_auth(c);
 	c->dc = xstrdup_or_null(o->datacenter && *o->datacenter ?
 	    o->datacenter : NULL);
 	c->stale = o->stale;
+	/*
+	 * An agent that accepts and then says nothing must not hang a shell
+	 * script forever; commands that stream or block set their own.
+	 */
+	c->t.io_timeout_ms = CLI_IO_TIMEOUT_MS;
 	return 0;
 }
 
