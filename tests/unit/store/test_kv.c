@@ -1,0 +1,226 @@
+/* The KV table: Consul's verbs, index rules, locks, and all-or-nothing
+ * transactions. */
+#include <check.h>
+#include <stdio.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workers/store/kv.h"
+
+static struct kv_table t;
+static char changed[16][64];
+static int nchanged;
+
+static void
+on_changed(void *arg, const char *key, uint32_t len)
+{
+	if (nchanged < 16)
+		snprintf(changed[nchanged++], 64, "%.*s", (int)len, key);
+}
+
+static const struct kv_hooks hooks = { .changed = on_changed };
+
+static struct kv_op
+op(enum kv_verb v, const char *key, const char *val)
+{
+	struct kv_op o = { .verb = v, .key = key, .keylen = (uint32_t)strlen(key),
+		.value = (const uint8_t *)val, .vlen = val ? (uint32_t)strlen(val) : 0 };
+	return o;
+}
+
+static int
+apply1(uint64_t idx, struct kv_op o, struct kv_result *r)
+{
+	struct kv_result tmp;
+	return kv_apply(&t, idx, &o, 1, r ? r : &tmp, &hooks);
+}
+
+static void
+setup(void)
+{
+	kv_init(&t);
+	nchanged = 0;
+}
+
+static void
+teardown(void)
+{
+	kv_free(&t);
+}
+
+START_TEST(set_get_indexes)
+{
+	ck_assert_int_eq(kv_index_key(&t), 1);	/* never 0 */
+	ck_assert_int_eq(apply1(5, op(KV_SET, "a/b", "v1"), NULL), 0);
+	struct kv_entry *e = kv_get(&t, "a/b", 3);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(e->create_index, 5);
+	ck_assert_uint_eq(e->modify_index, 5);
+	ck_assert_uint_eq(e->vlen, 2);
+	ck_assert_int_eq(apply1(7, op(KV_SET, "a/b", "v2"), NULL), 0);
+	e = kv_get(&t, "a/b", 3);
+	ck_assert_uint_eq(e->create_index, 5);
+	ck_assert_uint_eq(e->modify_index, 7);
+	ck_assert_int_eq(memcmp(e->value, "v2", 2), 0);
+	ck_assert_uint_eq(kv_index_key(&t), 7);
+	ck_assert_int_eq(nchanged, 2);
+	ck_assert_str_eq(changed[1], "a/b");
+	/* empty value */
+	ck_assert_int_eq(apply1(8, op(KV_SET, "empty", NULL), NULL), 0);
+	ck_assert_ptr_null(kv_get(&t, "empty", 5)->value);
+}
+END_TEST
+
+START_TEST(cas_rules)
+{
+	struct kv_result r;
+	struct kv_op o = op(KV_CAS, "k", "x");
+	o.index = 0;	/* create only */
+	ck_assert_int_eq(apply1(3, o, &r), 0);
+	ck_assert_int_eq(apply1(4, o, &r), -ECANCELED);
+	ck_assert(!r.ok);
+	ck_assert_str_eq(r.why, "failed to set key \"k\", index is stale");
+	o.index = 2;	/* stale */
+	ck_assert_int_eq(apply1(4, o, &r), -ECANCELED);
+	o.index = 3;
+	ck_assert_int_eq(apply1(4, o, &r), 0);
+	ck_assert_uint_eq(kv_get(&t, "k", 1)->modify_index, 4);
+	struct kv_op d = op(KV_DELETE_CAS, "k", NULL);
+	d.index = 3;
+	ck_assert_int_eq(apply1(5, d, &r), -ECANCELED);
+	d.index = 4;
+	ck_assert_int_eq(apply1(5, d, &r), 0);
+	ck_assert_ptr_null(kv_get(&t, "k", 1));
+}
+END_TEST
+
+START_TEST(locks_and_lock_index)
+{
+	struct kv_result r;
+	struct kv_op a = op(KV_LOCK, "lock", "held");
+	a.session = "s1";
+	ck_assert_int_eq(apply1(2, a, &r), 0);
+	struct kv_entry *e = kv_get(&t, "lock", 4);
+	ck_assert_uint_eq(e->lock_index, 1);
+	ck_assert_str_eq(e->session, "s1");
+	/* the holder re-acquires: no new LockIndex */
+	ck_assert_int_eq(apply1(3, a, &r), 0);
+	ck_assert_uint_eq(kv_get(&t, "lock", 4)->lock_index, 1);
+	/* another session cannot */
+	a.session = "s2";
+	ck_assert_int_eq(apply1(4, a, &r), -ECANCELED);
+	ck_assert_str_eq(r.why, "failed to lock key \"lock\", lock is already held");
+	/* s2 cannot release s1's lock */
+	struct kv_op u = op(KV_UNLOCK, "lock", "free");
+	u.session = "s2";
+	ck_assert_int_eq(apply1(5, u, &r), -ECANCELED);
+	u.session = "s1";
+	ck_assert_int_eq(apply1(5, u, &r), 0);
+	e = kv_get(&t, "lock", 4);
+	ck_assert_ptr_null(e->session);
+	ck_assert_uint_eq(e->lock_index, 1);
+	/* next acquisition increments */
+	a.session = "s2";
+	ck_assert_int_eq(apply1(6, a, &r), 0);
+	ck_assert_uint_eq(kv_get(&t, "lock", 4)->lock_index, 2);
+	/* invalidating the session releases it */
+	kv_release_session(&t, 7, "s2", &hooks);
+	ck_assert_ptr_null(kv_get(&t, "lock", 4)->session);
+	ck_assert_uint_eq(kv_get(&t, "lock", 4)->modify_index, 7);
+	/* an empty session is invalid */
+	a.session = "";
+	ck_assert_int_eq(apply1(8, a, &r), -ECANCELED);
+}
+END_TEST
+
+START_TEST(txn_all_or_nothing)
+{
+	struct kv_result r[4];
+	ck_assert_int_eq(apply1(2, op(KV_SET, "x", "1"), NULL), 0);
+	struct kv_op ops[4] = {
+		op(KV_SET, "y", "new"),
+		op(KV_DELETE, "x", NULL),
+		op(KV_SET, "x", "again"),
+		op(KV_CHECK_NOT_EXISTS, "y", NULL),	/* fails: y set above */
+	};
+	nchanged = 0;
+	ck_assert_int_eq(kv_apply(&t, 3, ops, 4, r, &hooks), -ECANCELED);
+	ck_assert(r[0].ok && r[1].ok && r[2].ok && !r[3].ok);
+	ck_assert_str_eq(r[3].why, "key \"y\" exists");
+	/* nothing changed, nobody was woken */
+	ck_assert_ptr_null(kv_get(&t, "y", 1));
+	struct kv_entry *x = kv_get(&t, "x", 1);
+	ck_assert_uint_eq(x->modify_index, 2);
+	ck_assert_int_eq(memcmp(x->value, "1", 1), 0);
+	ck_assert_int_eq(nchanged, 0);
+	ck_assert_uint_eq(kv_index_key(&t), 2);
+	ck_assert_uint_eq(kv_index_prefix(&t, "x", 1), 2);
+	ck_assert_uint_eq(t.tombs.count, 0);
+	/* without the failing check it commits */
+	ck_assert_int_eq(kv_apply(&t, 3, ops, 3, r, &hooks), 0);
+	ck_assert_uint_eq(kv_get(&t, "x", 1)->create_index, 3);
+	ck_assert_ptr_nonnull(kv_get(&t, "y", 1));
+}
+END_TEST
+
+START_TEST(prefix_index_and_tombstones)
+{
+	apply1(2, op(KV_SET, "app/a", "1"), NULL);
+	apply1(3, op(KV_SET, "app/b", "1"), NULL);
+	apply1(4, op(KV_SET, "other", "1"), NULL);
+	ck_assert_uint_eq(kv_index_prefix(&t, "app/", 4), 3);
+	/* deleting under the prefix raises its index via the tombstone */
+	apply1(9, op(KV_DELETE, "app/b", NULL), NULL);
+	ck_assert_uint_eq(kv_index_prefix(&t, "app/", 4), 9);
+	ck_assert_uint_eq(kv_index_prefix(&t, "other", 5), 4);
+	/* an empty prefix falls back to the table index */
+	ck_assert_uint_eq(kv_index_prefix(&t, "nothing/", 8), 9);
+	/* delete-tree removes in order and leaves tombstones */
+	apply1(10, op(KV_SET, "app/c/d", "1"), NULL);
+	ck_assert_int_eq(apply1(11, op(KV_DELETE_TREE, "app/", NULL), NULL), 0);
+	ck_assert_ptr_null(kv_seek(&t, "app/", 4) &&
+	    kv_has_prefix(kv_seek(&t, "app/", 4), "app/", 4) ?
+	    kv_seek(&t, "app/", 4) : NULL);
+	ck_assert_uint_eq(kv_index_prefix(&t, "app/", 4), 11);
+	kv_reap(&t, 11);
+	ck_assert_uint_eq(t.tombs.count, 0);
+	ck_assert_uint_eq(kv_index_prefix(&t, "app/", 4), 11);	/* table index */
+}
+END_TEST
+
+START_TEST(ordered_walk)
+{
+	const char *keys[] = { "b", "a/2", "a/10", "a/1", "a", "c/" };
+	for (int i = 0; i < 6; i++)
+		apply1((uint64_t)(2 + i), op(KV_SET, keys[i], "v"), NULL);
+	const char *want[] = { "a", "a/1", "a/10", "a/2" };
+	int i = 0;
+	for (struct kv_entry *e = kv_seek(&t, "a", 1); e && kv_has_prefix(e, "a", 1);
+	    e = kv_next(e))
+		ck_assert_str_eq(e->key, want[i++]);
+	ck_assert_int_eq(i, 4);
+	ck_assert_uint_eq(t.bytes, 1 + 3 + 4 + 3 + 1 + 2 + 6);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("kv");
+	TCase *tc = tcase_create("kv");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, set_get_indexes);
+	tcase_add_test(tc, cas_rules);
+	tcase_add_test(tc, locks_and_lock_index);
+	tcase_add_test(tc, txn_all_or_nothing);
+	tcase_add_test(tc, prefix_index_and_tombstones);
+	tcase_add_test(tc, ordered_walk);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
