@@ -74,7 +74,7 @@ json_escape(char *dst, size_t dstlen, const char *src)
 void
 log_vmsg(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
-	char msg[2048], ts[40];
+	char msg[2048], ts[80];
 	struct timespec now;
 	struct tm tm;
 	int saved = errno;
@@ -90,7 +90,7 @@ log_vmsg(enum log_level level, int errnum, const char *fmt, va_list ap)
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+	    tm.tm_min, tm.tm_sec, (long)(now.tv_nsec / 1000000) % 1000);
 	if (log_json) {
 		char esc[4096];
 		json_escape(esc, sizeof(esc), msg);
