@@ -37,29 +37,30 @@ cli_http_flags(struct cli_http_opts *o, struct cli_flag *out, bool server)
 		    "can be an IP address or DNS address, but it must also "
 		    "include the port; unix:///path names a Unix socket. This "
 		    "can also be specified via the MUSTER_HTTP_ADDR or "
-		    "CONSUL_HTTP_ADDR environment variables. The default is the "
-		    "agent's control socket if it exists, else "
-		    "http://127.0.0.1:8500. The scheme can also be set to HTTPS "
-		    "by setting the environment variable CONSUL_HTTP_SSL=true."),
+		    "CONSUL_HTTP_ADDR environment variables. The default is "
+		    "the agent's control socket if it exists, else "
+		    "http://127.0.0.1:8500. The scheme can also be set to "
+		    "HTTPS by setting the environment variable "
+		    "CONSUL_HTTP_SSL=true."),
 		CLI_STR("token", &o->token, "value",
-		    "ACL token to use in the request. This can also be specified "
-		    "via the CONSUL_HTTP_TOKEN environment variable. If "
-		    "unspecified, the query will default to the token of the "
-		    "agent at the HTTP address."),
+		    "ACL token to use in the request. This can also be "
+		    "specified via the CONSUL_HTTP_TOKEN environment variable. "
+		    "If unspecified, the query will default to the token of "
+		    "the agent at the HTTP address."),
 		CLI_STR("token-file", &o->token_file, "value",
-		    "File containing the ACL token to use in the request instead "
-		    "of one specified via the -token argument or "
+		    "File containing the ACL token to use in the request "
+		    "instead of one specified via the -token argument or "
 		    "CONSUL_HTTP_TOKEN environment variable. This can also be "
 		    "specified via the CONSUL_HTTP_TOKEN_FILE environment "
 		    "variable."),
 		CLI_STR("ca-file", &o->ca_file, "value",
-		    "Path to a CA file to use for TLS when communicating with the "
-		    "agent. This can also be specified via the CONSUL_CACERT "
-		    "environment variable."),
+		    "Path to a CA file to use for TLS when communicating with "
+		    "the agent. This can also be specified via the "
+		    "CONSUL_CACERT environment variable."),
 		CLI_STR("ca-path", &o->ca_path, "value",
-		    "Path to a directory of CA certificates to use for TLS when "
-		    "communicating with the agent. This can also be specified "
-		    "via the CONSUL_CAPATH environment variable."),
+		    "Path to a directory of CA certificates to use for TLS "
+		    "when communicating with the agent. This can also be "
+		    "specified via the CONSUL_CAPATH environment variable."),
 		CLI_STR("client-cert", &o->client_cert, "value",
 		    "Path to a client cert file to use for TLS when "
 		    "'verify_incoming' is enabled. This can also be specified "
@@ -69,8 +70,8 @@ cli_http_flags(struct cli_http_opts *o, struct cli_flag *out, bool server)
 		    "'verify_incoming' is enabled. This can also be specified "
 		    "via the CONSUL_CLIENT_KEY environment variable."),
 		CLI_STR("tls-server-name", &o->tls_server_name, "value",
-		    "The server name to use as the SNI host when connecting via "
-		    "TLS. This can also be specified via the "
+		    "The server name to use as the SNI host when connecting "
+		    "via TLS. This can also be specified via the "
 		    "CONSUL_TLS_SERVER_NAME environment variable."),
 		CLI_STR("control-socket", &o->control_socket, "path",
 		    "The agent's control socket, used when no HTTP address is "
@@ -79,13 +80,14 @@ cli_http_flags(struct cli_http_opts *o, struct cli_flag *out, bool server)
 	};
 	const struct cli_flag srv[] = {
 		CLI_STR("datacenter", &o->datacenter, "value",
-		    "Name of the datacenter to query. If unspecified, this will "
-		    "default to the datacenter of the queried agent."),
+		    "Name of the datacenter to query. If unspecified, this "
+		    "will default to the datacenter of the queried agent."),
 		CLI_BOOL("stale", &o->stale,
-		    "Permit any server (non-leader) to respond to this request. "
-		    "This allows for lower latency and higher throughput, but "
-		    "can result in stale data. This option has no effect on "
-		    "non-read operations. The default value is false."),
+		    "Permit any server (non-leader) to respond to this "
+		    "request. This allows for lower latency and higher "
+		    "throughput, but can result in stale data. This option has "
+		    "no effect on non-read operations. The default value is "
+		    "false."),
 	};
 	size_t n = nitems(client);
 
@@ -150,8 +152,8 @@ parse_hostport(const char *hp, size_t len, bool tls,
 	} else {
 		c = memchr(hp, ':', len);
 		if (c && memchr(c + 1, ':', (size_t)(end - c - 1))) {
-			buf_printf(err, "address %.*s: too many colons", (int)len,
-			    hp);
+			buf_printf(err, "address %.*s: too many colons",
+			    (int)len, hp);
 			return -EINVAL;
 		}
 		hlen = c ? (size_t)(c - hp) : len;
@@ -193,7 +195,8 @@ cli_addr_parse(const char *addr, bool ssl_default, struct cli_http_target *t,
 		rest = sep + 3;
 		if (sl == 4 && memcmp(addr, "unix", 4) == 0) {
 			if (*rest == '\0') {
-				buf_printf(err, "missing socket path in %s", addr);
+				buf_printf(err, "missing socket path in %s",
+				    addr);
 				return -EINVAL;
 			}
 			t->unix_sock = true;
@@ -206,8 +209,8 @@ cli_addr_parse(const char *addr, bool ssl_default, struct cli_http_target *t,
 		if (sl == 5 && memcmp(addr, "https", 5) == 0)
 			t->tls = true;
 		else if (sl != 4 || memcmp(addr, "http", 4) != 0) {
-			buf_printf(err, "Unknown protocol scheme: %.*s", (int)sl,
-			    addr);
+			buf_printf(err, "Unknown protocol scheme: %.*s",
+			    (int)sl, addr);
 			return -EINVAL;
 		}
 	}
@@ -281,12 +284,13 @@ token_from_file(const char *path, char **out, struct buf *err)
 {
 	struct buf b;
 	size_t s = 0, e;
+	char es[128];
 	int r;
 
 	buf_init(&b);
 	if ((r = read_file(path, 64 * 1024, &b)) < 0) {
 		buf_printf(err, "Error loading token file: open %s: %s", path,
-		    strerror(-r));
+		    cli_errstr(-r, es, sizeof(es)));
 		buf_free(&b);
 		return r;
 	}

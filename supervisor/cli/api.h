@@ -31,8 +31,9 @@ struct cli_http_opts {
  * server); returns how many. */
 size_t cli_http_flags(struct cli_http_opts *o, struct cli_flag *out,
     bool server);
-#define CLI_HTTP_FLAGSET(o, storage, server) \
-	{ "HTTP API Options", (storage), cli_http_flags((o), (storage), (server)) }
+#define CLI_HTTP_FLAGSET(o, storage, server)			\
+	{ "HTTP API Options", (storage),			\
+	  cli_http_flags((o), (storage), (server)) }
 
 /* Where the address came from, in order of precedence. */
 enum cli_addr_src {

@@ -53,8 +53,10 @@ info_print(yajl_val stats)
 		}
 		sx = sorted_keys(sec);
 		for (j = 0; j < sec->u.object.len; j++) {
+			yajl_val v = sec->u.object.values[sx[j]];
+
 			printf("\t%s = ", sec->u.object.keys[sx[j]]);
-			cli_json_print_scalar(stdout, sec->u.object.values[sx[j]]);
+			cli_json_print_scalar(stdout, v);
 			putchar('\n');
 		}
 		free(sx);

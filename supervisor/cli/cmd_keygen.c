@@ -29,7 +29,8 @@ cli_cmd_keygen(int argc, char **argv)
 	if ((r = cli_flags_parse(argc, argv, keygen_help, NULL, 0)) < 1)
 		return cli_flags_exit(r);
 	if ((r = random_bytes(key, sizeof(key))) < 0) {
-		fprintf(stderr, "Error reading random data: %s\n", strerror(-r));
+		fprintf(stderr, "Error reading random data: %s\n",
+		    strerror(-r));
 		return CLI_EXIT_ERR;
 	}
 	b64 = base64_encode(key, sizeof(key));

@@ -43,7 +43,8 @@ cli_wants_help(int argc, char **argv)
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			return false;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "-help") == 0 ||
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "-help") == 0 ||
 		    strcmp(argv[i], "--help") == 0)
 			return true;
 	}
@@ -131,8 +132,8 @@ flag_one(int argc, char **argv, int *i, struct cli_flagset *sets,
 	eq = strchr(name, '=');
 	len = eq ? (size_t)(eq - name) : strlen(name);
 	if ((f = flag_find(sets, nsets, name, len)) == NULL) {
-		buf_printf(err, "flag provided but not defined: -%.*s", (int)len,
-		    name);
+		buf_printf(err, "flag provided but not defined: -%.*s",
+		    (int)len, name);
 		return -1;
 	}
 	(*i)++;

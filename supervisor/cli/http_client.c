@@ -44,9 +44,8 @@ struct hconn {
 	size_t roff, rlen;
 };
 
-/* Go prints syscall errors in lower case: "connection refused". */
-static const char *
-errstr(int e, char *out, size_t len)
+const char *
+cli_errstr(int e, char *out, size_t len)
 {
 	snprintf(out, len, "%s", strerror(e));
 	if (out[0] && isupper((unsigned char)out[0]) &&
@@ -140,7 +139,8 @@ dial_tcp(const struct cli_http_target *t, struct hconn *c, struct buf *err)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC,
 		.ai_socktype = SOCK_STREAM }, *res, *ai;
-	int timeout = t->connect_timeout_ms ? t->connect_timeout_ms : HC_DIAL_MS;
+	int timeout = t->connect_timeout_ms ? t->connect_timeout_ms :
+	    HC_DIAL_MS;
 	uint64_t deadline = mono_ms() + (uint64_t)timeout;
 	char addr[INET6_ADDRSTRLEN + 16] = "", es[128];
 	int r, e = -EHOSTUNREACH;
@@ -168,7 +168,7 @@ dial_tcp(const struct cli_http_target *t, struct hconn *c, struct buf *err)
 			buf_printf(err, "dial tcp %s: i/o timeout", addr);
 		else
 			buf_printf(err, "dial tcp %s: connect: %s", addr,
-			    errstr(-e, es, sizeof(es)));
+			    cli_errstr(-e, es, sizeof(es)));
 		return e;
 	}
 	c->fd = e;
@@ -191,7 +191,7 @@ dial_unix(const struct cli_http_target *t, struct hconn *c, struct buf *err)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
 		e = -errno;
 		buf_printf(err, "dial unix %s: socket: %s", t->sock_path,
-		    errstr(-e, es, sizeof(es)));
+		    cli_errstr(-e, es, sizeof(es)));
 		return e;
 	}
 	/* A local connect completes at once or fails; no need to poll. */
@@ -200,7 +200,7 @@ dial_unix(const struct cli_http_target *t, struct hconn *c, struct buf *err)
 		e = -errno;
 		close(fd);
 		buf_printf(err, "dial unix %s: connect: %s", t->sock_path,
-		    errstr(-e, es, sizeof(es)));
+		    cli_errstr(-e, es, sizeof(es)));
 		return e;
 	}
 	c->fd = fd;
@@ -296,6 +296,20 @@ tls_name(const struct cli_http_target *t, SSL *ssl)
 	return SSL_set1_host(ssl, name) == 1 ? 0 : -EINVAL;
 }
 
+static void
+tls_error(struct hconn *c, struct buf *err)
+{
+	long v = SSL_get_verify_result(c->ssl);
+	char es[256];
+
+	if (v != X509_V_OK)
+		buf_printf(err, "tls: failed to verify certificate: %s",
+		    X509_verify_cert_error_string(v));
+	else
+		buf_printf(err, "tls: handshake with %s failed: %s", c->peer,
+		    ssl_errstr(es, sizeof(es), "connection closed"));
+}
+
 static int
 tls_start(const struct cli_http_target *t, struct hconn *c, struct buf *err)
 {
@@ -305,8 +319,8 @@ tls_start(const struct cli_http_target *t, struct hconn *c, struct buf *err)
 
 	if ((r = tls_ctx(t, c, err)) < 0)
 		return r;
-	if ((c->ssl = SSL_new(c->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
-	    tls_name(t, c->ssl) < 0) {
+	if ((c->ssl = SSL_new(c->ctx)) == NULL ||
+	    SSL_set_fd(c->ssl, c->fd) != 1 || tls_name(t, c->ssl) < 0) {
 		buf_printf(err, "tls: %s", ssl_errstr(es, sizeof(es),
 		    "cannot set up the connection"));
 		return -EINVAL;
@@ -325,14 +339,7 @@ tls_start(const struct cli_http_target *t, struct hconn *c, struct buf *err)
 			ev = POLLOUT;
 			break;
 		default:
-			if (SSL_get_verify_result(c->ssl) != X509_V_OK)
-				buf_printf(err, "tls: failed to verify "
-				    "certificate: %s", X509_verify_cert_error_string(
-				    SSL_get_verify_result(c->ssl)));
-			else
-				buf_printf(err, "tls: handshake with %s failed: "
-				    "%s", c->peer, ssl_errstr(es, sizeof(es),
-				    "connection closed"));
+			tls_error(c, err);
 			return -EPROTO;
 		}
 		if ((r = wait_fd(c->fd, ev, timeout)) < 0) {
@@ -441,7 +448,7 @@ io_error(struct hconn *c, const char *op, int e, struct buf *err)
 		    ssl_errstr(es, sizeof(es), "protocol error"));
 	else
 		buf_printf(err, "%s %s: %s", op, c->peer,
-		    errstr(-e, es, sizeof(es)));
+		    cli_errstr(-e, es, sizeof(es)));
 }
 
 /* Buffered reads.  >0 bytes, 0 at end of stream, or -errno. */
@@ -701,7 +708,8 @@ read_head(struct hconn *c, struct cli_http_resp *r, struct buf *err)
 		}
 		for (total = 0;;) {
 			if ((e = rd_line(c, &line, HC_LINE_MAX)) < 0) {
-				e = line_error(c, e == -ENODATA ? -EPIPE : e, err);
+				e = line_error(c, e == -ENODATA ? -EPIPE : e,
+				    err);
 				goto out;
 			}
 			if (line.len == 0)

@@ -72,4 +72,7 @@ int cli_http_do(const struct cli_http_target *t,
 
 void cli_http_target_free(struct cli_http_target *t);
 
+/* strerror(e) as Go prints syscall errors: "connection refused". */
+const char *cli_errstr(int e, char *out, size_t len);
+
 #endif

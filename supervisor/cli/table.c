@@ -89,7 +89,8 @@ cli_table_print(FILE *out, const struct cli_table *t)
 
 			fputs(c, out);
 			if (j + 1 < t->ncells[i])
-				fprintf(out, "%*s  ", (int)(w[j] - width(c)), "");
+				fprintf(out, "%*s  ", (int)(w[j] - width(c)),
+				    "");
 		}
 		fputc('\n', out);
 	}

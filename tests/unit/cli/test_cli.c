@@ -678,7 +678,7 @@ START_TEST(token_header)
 	RUN(&r, "reload", flag("token-file", missing));
 	ck_assert_int_eq(r.rc, 1);
 	snprintf(v, sizeof(v), "Error connecting to agent: Error loading "
-	    "token file: open %s: No such file or directory\n", missing);
+	    "token file: open %s: no such file or directory\n", missing);
 	ck_assert_str_eq(r.err, v);
 	ck_assert_int_eq(f.rec->nreq, 7);
 
