@@ -475,21 +475,22 @@ url_error_prefix(struct buf *b, const struct cli_client *c,
 }
 
 int
-cli_request(struct cli_client *c, const char *method, const char *path,
-    const void *body, size_t len, struct cli_http_resp *resp,
-    struct buf *err)
+cli_request_req(struct cli_client *c, const struct cli_http_req *in,
+    struct cli_http_resp *resp, struct buf *err)
 {
-	const char *hdrs[4];
+	struct cli_http_req req = *in;
+	const char **hdrs;
 	char *tok = NULL, *auth = NULL;
-	struct cli_http_req req = { .method = method, .body = body,
-		.body_len = len, .headers = hdrs };
 	struct buf full, e;
-	size_t nh = 0;
+	size_t nh = 0, i;
 	int r;
 
+	for (i = 0; in->headers && in->headers[i]; i++)
+		;
+	hdrs = xcalloc(i + 3, sizeof(*hdrs));
 	buf_init(&full);
 	buf_init(&e);
-	buf_addstr(&full, path);
+	buf_addstr(&full, in->path);
 	if (c->dc)
 		cli_query_add(&full, "dc", c->dc);
 	if (c->stale)
@@ -499,17 +500,31 @@ cli_request(struct cli_client *c, const char *method, const char *path,
 		hdrs[nh++] = tok = xasprintf("X-Consul-Token: %s", c->token);
 	if (c->auth)
 		hdrs[nh++] = auth = xasprintf("Authorization: %s", c->auth);
-	hdrs[nh] = NULL;
+	for (i = 0; in->headers && in->headers[i]; i++)
+		hdrs[nh++] = in->headers[i];
+	req.headers = hdrs;
 	r = cli_http_do(&c->t, &req, resp, &e);
 	if (r < 0) {
-		url_error_prefix(err, c, method, req.path);
+		url_error_prefix(err, c, req.method, req.path);
 		buf_add(err, e.data, e.len);
 	}
 	free(tok);
 	free(auth);
+	free(hdrs);
 	buf_free(&full);
 	buf_free(&e);
 	return r;
+}
+
+int
+cli_request(struct cli_client *c, const char *method, const char *path,
+    const void *body, size_t len, struct cli_http_resp *resp,
+    struct buf *err)
+{
+	struct cli_http_req req = { .method = method, .path = path,
+		.body = body, .body_len = len };
+
+	return cli_request_req(c, &req, resp, err);
 }
 
 int

@@ -87,6 +87,15 @@ int cli_request(struct cli_client *c, const char *method, const char *path,
     struct buf *err);
 
 /*
+ * The general form: extra headers, a streamed body (on_body) or a larger
+ * max_body.  The client's headers and query parameters are added.  A
+ * command that streams or blocks (monitor, snapshot save) sets
+ * c->t.io_timeout_ms to 0 first.
+ */
+int cli_request_req(struct cli_client *c, const struct cli_http_req *req,
+    struct cli_http_resp *resp, struct buf *err);
+
+/*
  * cli_request() that also requires 200, printing "<what>: <reason>" to
  * stderr on failure and returning -1.  resp may be NULL.
  */

@@ -548,6 +548,13 @@ END_TEST
 
 /* Transport ----------------------------------------------------------- */
 
+static int
+collect(void *arg, const void *p, size_t n)
+{
+	buf_add(arg, p, n);
+	return 0;
+}
+
 START_TEST(chunked_bodies)
 {
 	static const struct fx_route routes[] = {
@@ -589,6 +596,31 @@ START_TEST(chunked_bodies)
 	ck_assert_str_eq((char *)resp.body.data, self_json);
 	ck_assert_str_eq(cli_http_resp_header(&resp, "content-type"),
 	    "application/json");
+	/* Streamed to a reader, with an extra header; or capped. */
+	{
+		const char *const hdrs[] = { "Accept: application/json",
+			NULL };
+		struct cli_http_req req = { .method = "GET",
+			.path = "/v1/agent/self", .headers = hdrs,
+			.on_body = collect };
+		struct buf got;
+
+		buf_init(&got);
+		req.arg = &got;
+		ck_assert_int_eq(cli_request_req(&c, &req, &resp, &err), 0);
+		ck_assert_str_eq((char *)got.data, self_json);
+		ck_assert_uint_eq(resp.body.len, 0);
+		ck_assert_str_eq(fx_header(&f, "Accept", want, sizeof(want)),
+		    "application/json");
+		req.on_body = NULL;
+		req.max_body = 16;
+		ck_assert_int_eq(cli_request_req(&c, &req, &resp, &err),
+		    -EFBIG);
+		ck_assert_ptr_nonnull(strstr((char *)err.data,
+		    "response body larger than 16 bytes"));
+		buf_reset(&err);
+		buf_free(&got);
+	}
 	/* Framed by the end of the connection. */
 	ck_assert_int_eq(cli_request(&c, "GET", "/raw/eof", NULL, 0, &resp,
 	    &err), 0);
