@@ -166,6 +166,8 @@ out_init(struct http_ctx *x, size_t extra)
 static void
 out_add(struct http_ctx *x, const char *s, size_t n)
 {
+	if (n == 0)
+		return;
 	memcpy(x->out.data + x->out.len, s, n);
 	x->out.len += n;
 }
