@@ -13,6 +13,7 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,24 +165,43 @@ on_ready(struct sup *s, unsigned proc, struct ipc_msg *m)
 	}
 }
 
+struct leave_req {
+	struct sup *s;
+	struct ipc_chan *ch;	/* the http worker's channel */
+	struct ipc_msg req;	/* header only: the reqid to answer */
+};
+
+/* Answer the requester, then stop: workers drain before they exit. */
+static void
+leave_finish(struct leave_req *lr)
+{
+	struct sup *s = lr->s;
+	log_info("graceful leave complete");
+	if (s->w[PROC_HTTP].ch == lr->ch)
+		reload_answer_now(lr->ch, &lr->req, 0, "");
+	free(lr);
+	sup_stop(s, 0);
+}
+
 static void
 leave_done_cb(void *arg, struct ipc_msg *reply, int err)
 {
-	struct sup *s = arg;
-	log_info("graceful leave complete");
-	sup_stop(s, 0);
+	leave_finish(arg);
 }
 
 static void
 on_leave(struct sup *s, struct ipc_chan *ch, struct ipc_msg *m)
 {
+	struct leave_req *lr = xcalloc(1, sizeof(*lr));
+	lr->s = s;
+	lr->ch = ch;
+	lr->req = *m;
 	log_info("leave requested: leaving the cluster, then stopping");
-	reload_answer_now(ch, m, 0, "");
 	/* Gossip broadcasts the intent; stop once it is done or gone. */
 	struct ipc_chan *g = s->w[PROC_GOSSIP].ch;
 	if (g == NULL || ipc_request(g, PROTO_AGENT_LEAVE, NULL, 0, 10000,
-	    leave_done_cb, s) < 0)
-		sup_stop(s, 0);
+	    leave_done_cb, lr) < 0)
+		leave_finish(lr);
 }
 
 void

@@ -248,8 +248,9 @@ static void
 worker_close_cb(struct ipc_chan *ch, int err, void *arg)
 {
 	struct sup_worker *sw = arg;
-	/* A worker that breaks the protocol is not to be trusted further. */
-	if (err < 0 && sw->pid > 0) {
+	/* A worker that breaks the protocol is not to be trusted further
+	 * (a reset or EOF is just a worker dying: child_cb handles that). */
+	if ((err == -EPROTO || err == -EMSGSIZE) && sw->pid > 0) {
 		log_warnx("%s broke the channel protocol (%s); killing it",
 		    proto_proc_name(sw->proc), strerror(-err));
 		kill(sw->pid, SIGKILL);

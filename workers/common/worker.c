@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -230,8 +231,18 @@ drop_privileges(struct worker *w)
 	char empty[256], err[512];
 	const struct privdrop_policy *p =
 	    privdrop_policy_find(proto_proc_name(w->proc));
+	struct privdrop_policy in_memory;
 	if (p == NULL)
 		fatalx("no privilege policy for %s", proto_proc_name(w->proc));
+	/* Without a data dir (-dev) the store keeps everything in memory:
+	 * it gets the empty directory and may write nothing at all. */
+	if (p->write_dir && w->cfg->data_dir[0] == '\0') {
+		in_memory = *p;
+		in_memory.root = PRIVDROP_ROOT_EMPTY;
+		in_memory.write_dir = NULL;
+		in_memory.fsize = 0;
+		p = &in_memory;
+	}
 	paths_empty_dir(empty, sizeof(empty));
 	struct privdrop_ctx ctx = {
 		.user = w->cfg->user[0] ? w->cfg->user : NULL,
@@ -338,8 +349,14 @@ worker_stop(struct worker *w, unsigned reason)
 	if (w->stopping)
 		return;
 	w->stopping = true;
-	if (w->ops->stop)
-		w->ops->stop(w, reason);
+	if (w->ops->stop && w->ops->stop(w, reason))
+		return;
+	ev_break(w->loop, EVBREAK_ALL);
+}
+
+void
+worker_stopped(struct worker *w)
+{
 	ev_break(w->loop, EVBREAK_ALL);
 }
 

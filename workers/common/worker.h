@@ -60,8 +60,9 @@ struct worker_ops {
 	int (*reconfig)(struct worker *w, struct agent_config *newcfg,
 	    struct buf *err);
 	void (*peer_up)(struct worker *w, unsigned peer);
-	/* Stop serving (SHUTDOWN or SIGTERM); reason 1 means leave. */
-	void (*stop)(struct worker *w, unsigned reason);
+	/* Stop serving (SHUTDOWN or SIGTERM); reason 1 means leave.  Return
+	 * true to drain first: the worker then calls worker_stopped(). */
+	bool (*stop)(struct worker *w, unsigned reason);
 	/* Fill the worker's Stats section (alternating key, value). */
 	void (*stats)(struct worker *w, const char *section,
 	    struct buf *names);
@@ -80,6 +81,9 @@ struct worker {
 	uint64_t bad_messages;	/* rejected by type, sender or codec */
 	void *app;		/* the worker's own state */
 };
+
+/* A draining worker is done: leave the event loop and exit. */
+void worker_stopped(struct worker *w);
 
 /* main() of `muster worker NAME`. */
 int worker_main(int argc, char **argv);

@@ -107,11 +107,12 @@ dns_reconfig(struct worker *w, struct agent_config *nc, struct buf *err)
 	return 0;
 }
 
-static void
+static bool
 dns_stop(struct worker *w, unsigned reason)
 {
 	dns_server_free(app.server);
 	app.server = NULL;
+	return false;
 }
 
 static void

@@ -147,12 +147,12 @@ ipc_error_text(int err)
 {
 	switch (err) {
 	case -ETIMEDOUT:
-		return "timed out waiting for the agent's %s process";
+		return "timed out waiting for";
 	case -ENOTCONN:
 	case -EPIPE:
-		return "the agent's %s process is restarting";
+		return "restarting:";
 	default:
-		return "unexpected answer from the agent's %s process";
+		return "unexpected answer from";
 	}
 }
 
@@ -170,8 +170,8 @@ api_failed(struct api_req *r, unsigned slot, uint16_t want_type)
 			return true;
 		}
 	}
-	http_reply_error(r->ctx, 500, ipc_error_text(a->err),
-	    proto_proc_name(r->peer[slot]));
+	http_reply_error(r->ctx, 500, "rpc error: %s the agent's %s process",
+	    ipc_error_text(a->err), proto_proc_name(r->peer[slot]));
 	return true;
 }
 

@@ -17,6 +17,8 @@ struct http_app {
 	struct worker *w;
 	struct http_server *srv;
 	uint64_t started_ns;
+	ev_timer drain;
+	uint64_t drain_start_ns;
 };
 
 struct api_answer {

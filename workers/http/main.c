@@ -44,11 +44,29 @@ http_listen(struct worker *w, unsigned kind, const char *addr, int fd)
 	}
 }
 
+#define HTTP_DRAIN_MAX_S 1.0
+
+/* Finish what is in flight (a `leave` answer, say), then exit. */
 static void
-http_stop(struct worker *w, unsigned reason)
+drain_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
+	if (http_server_conns_open(app.srv) > 0 &&
+	    mono_ns() - app.drain_start_ns < (uint64_t)(HTTP_DRAIN_MAX_S * 1e9))
+		return;
+	ev_timer_stop(loop, t);
 	http_server_free(app.srv);
 	app.srv = NULL;
+	worker_stopped(app.w);
+}
+
+static bool
+http_stop(struct worker *w, unsigned reason)
+{
+	http_server_stop_listening(app.srv);
+	app.drain_start_ns = mono_ns();
+	ev_timer_init(&app.drain, drain_cb, 0.01, 0.01);
+	ev_timer_start(w->loop, &app.drain);
+	return true;
 }
 
 const struct worker_ops http_ops = {
