@@ -55,7 +55,10 @@ json_error(const char *s, size_t len, struct buf *err)
 		yajl_free(h);
 		return;
 	}
+	/* yajl counts the offending byte as consumed: point at it. */
 	size_t at = yajl_get_bytes_consumed(h), line = 1, col = 1;
+	if (at > 0)
+		at--;
 	for (size_t i = 0; i < at && i < len; i++) {
 		if (s[i] == '\n') {
 			line++;

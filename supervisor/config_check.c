@@ -242,6 +242,9 @@ check_bootstrap(struct cfg_ctx *x)
 		    "even number of servers does not achieve optimum fault "
 		    "tolerance. See https://www.consul.io/docs/internals/"
 		    "consensus.html#deployment-table");
+	if (c->server && !c->dev && !c->bootstrap && c->bootstrap_expect > 1)
+		cfg_warn(c, "bootstrap_expect > 0: expecting %d servers",
+		    c->bootstrap_expect);
 	if (c->server && !c->dev && c->bootstrap)
 		cfg_warn(c, "bootstrap = true: do not enable unless necessary");
 	return 0;
@@ -258,7 +261,8 @@ check_ports(struct cfg_ctx *x)
 		return fail_key(x, "ports.serf_lan", "serf-lan-port must be "
 		    "greater than zero");
 	if (c->max_query_time < c->default_query_time)
-		return fail_key(x, "default_query_time", "default_query_time "
+		return fail_key(x, is_set(x, "default_query_time") ?
+		    "default_query_time" : "max_query_time", "default_query_time "
 		    "cannot be greater than max_query_time");
 	return 0;
 }

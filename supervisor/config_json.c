@@ -220,12 +220,18 @@ cfg_set_json(struct cfg_ctx *x, size_t ki, yajl_val v, const char *path)
 	return r;
 }
 
+/*
+ * Consul appends a source's single "service" / "check" after its
+ * "services" / "checks" lists, so the top level is walked twice: the
+ * singular definitions in the second pass.
+ */
 int
 cfg_walk_object(struct cfg_ctx *x, int parent, yajl_val obj,
     const char *prefix)
 {
-	for (size_t i = 0; i < obj->u.object.len; i++) {
-		const char *key = obj->u.object.keys[i];
+	for (size_t i = 0; i < obj->u.object.len * (parent < 0 ? 2 : 1); i++) {
+		size_t pass = i / obj->u.object.len;
+		const char *key = obj->u.object.keys[i % obj->u.object.len];
 		char path[512];
 		if (prefix)
 			snprintf(path, sizeof(path), "%s.%s", prefix, key);
@@ -238,8 +244,10 @@ cfg_walk_object(struct cfg_ctx *x, int parent, yajl_val obj,
 		if (ki < 0)
 			return cfg_fail(x, x->cur, NULL, "unknown key \"%s\"",
 			    path);
-		int r = cfg_set_json(x, (size_t)ki, obj->u.object.values[i],
-		    path);
+		if ((cfg_keys[ki].type == CT_RAW) != (pass == 1))
+			continue;
+		int r = cfg_set_json(x, (size_t)ki,
+		    obj->u.object.values[i % obj->u.object.len], path);
 		if (r < 0)
 			return r;
 	}
