@@ -118,7 +118,8 @@ struct http_limits {
 	unsigned max_conns_per_client;	/* per IP (not AF_UNIX); over -> 429; 0 = no cap */
 	unsigned max_pipeline;		/* requests queued per connection */
 	uint32_t idle_timeout_ms;	/* keep-alive connection with nothing to do */
-	uint32_t read_timeout_ms;	/* first byte of a request to its last */
+	uint32_t read_timeout_ms;	/* a head must arrive within it; a body
+					 * may not stall longer than it */
 	uint32_t write_timeout_ms;	/* client not reading our answer */
 	bool allow_unprintable_path;	/* Consul's disable_http_unprintable_char_filter */
 };

@@ -417,13 +417,13 @@ conn_consume(struct http_conn *c, const uint8_t *data, size_t len)
 	size_t off = 0;
 
 	while (off < len && !c->dead) {
-		if (c->no_more)
-			return len;	/* nothing after a close is read */
 		if (c->reading != NULL) {
 			off += conn_feed_body(c, c->reading, data + off,
 			    len - off);
 			continue;
 		}
+		if (c->no_more)
+			return len;	/* nothing after a close is read */
 		if (c->nq >= lim->max_pipeline)
 			break;
 		/* RFC 9112 §2.2: ignore empty lines before a request. */
@@ -784,6 +784,9 @@ conn_deadline(const struct http_conn *c, uint8_t mode)
 	case TM_WRITE:
 		return c->wlast + l->write_timeout_ms / 1000.0;
 	case TM_READ:
+		/* The head within the limit; a body as long as it moves. */
+		if (c->reading != NULL)
+			return c->last_active + l->read_timeout_ms / 1000.0;
 		return c->req_start + l->read_timeout_ms / 1000.0;
 	case TM_IDLE:
 		return c->last_active + l->idle_timeout_ms / 1000.0;
@@ -886,7 +889,7 @@ conn_settle(struct http_conn *c)
 	for (int round = 0; round < 4 && !c->dead; round++) {
 		conn_flush(c);
 		if (c->dead || !conn_has_input(c) || !conn_can_consume(c) ||
-		    c->no_more)
+		    (c->no_more && c->reading == NULL))
 			break;
 		size_t before = c->in.len - c->in_off;
 		conn_consume_in(c);
@@ -895,7 +898,8 @@ conn_settle(struct http_conn *c)
 		if (round == 3)
 			http_conn_kick(c);
 	}
-	if (!c->dead && c->no_more && conn_has_input(c)) {
+	if (!c->dead && c->no_more && c->reading == NULL &&
+	    conn_has_input(c)) {
 		buf_free(&c->in);
 		c->in_off = 0;
 	}

@@ -446,6 +446,10 @@ http_route_match(struct http_server *s, struct http_ctx *x)
 		x->pre_status = 400;	/* cleanhttp.PrintablePathCheckHandler */
 		return;
 	}
+	if (strcmp(r->path, "*") == 0) {
+		x->pre_status = 200;	/* OPTIONS *, as Go's serverHandler */
+		return;
+	}
 	best = route_best(s, r->path, r->path_len);
 	if ((best < 0 || s->routes[best].prefix) && r->path_len > 0 &&
 	    route_wants_slash(s, r->path, r->path_len)) {

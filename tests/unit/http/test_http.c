@@ -764,6 +764,11 @@ START_TEST(routing_404_405_options_301)
 	ck_assert_str_eq(resp_header(&r, "Allow"), "OPTIONS,GET,PUT,DELETE");
 	free_resp(&r);
 
+	cli_send(&c, "OPTIONS * HTTP/1.1\r\n\r\n");
+	ck_assert_int_eq(cli_resp(&c, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	free_resp(&r);
+
 	cli_send(&c, "GET /v1/kv/a/b%2Fc?x HTTP/1.1\r\n\r\n");
 	ck_assert_int_eq(cli_resp(&c, &r), 0);
 	ck_assert_str_eq((char *)r.body.data, "rest=a/b/c");
@@ -834,6 +839,17 @@ START_TEST(keepalive_rules)
 	free_resp(&r);
 	cli_close(&c);
 
+	/* The body of a last request is still read, even in pieces. */
+	c = cli_open();
+	cli_send(&c, "PUT /echo HTTP/1.0\r\nContent-Length: 6\r\n\r\nab");
+	pump_for(20);
+	cli_send(&c, "cdef");
+	ck_assert_int_eq(cli_resp(&c, &r), 0);
+	ck_assert_str_eq((char *)r.body.data, "PUT /echo body=6:abcdef");
+	free_resp(&r);
+	ck_assert(cli_wait_eof(&c, 3000));
+	cli_close(&c);
+
 	/* HTTP/1.1 Connection: close; anything pipelined after is ignored. */
 	c = cli_open();
 	cli_send(&c, "GET /echo HTTP/1.1\r\nConnection: foo, close\r\n\r\n"
@@ -843,7 +859,7 @@ START_TEST(keepalive_rules)
 	free_resp(&r);
 	ck_assert(cli_wait_eof(&c, 3000));
 	ck_assert_uint_eq(c.in.len, 0);
-	ck_assert_int_eq(T.handled, 4);	/* not the one after close */
+	ck_assert_int_eq(T.handled, 5);	/* not the one after close */
 	cli_close(&c);
 }
 END_TEST
