@@ -4,7 +4,9 @@
  * The writer remembers the offset of every label sequence it wrote
  * literally (up to DNS_COMP_MAX of them, below the 14-bit pointer limit)
  * and replaces the longest suffix of a new name already present with a
- * pointer.  Suffixes match case-insensitively, as names compare (RFC 4343).
+ * pointer.  Suffixes must match octet for octet: names compare without
+ * case (RFC 4343) but their case is data worth keeping, so a question in
+ * mixed case does not change the case of the names we answer with.
  * A write that does not fit leaves the writer untouched.
  */
 #include <errno.h>
@@ -12,12 +14,6 @@
 
 #include "lib/util.h"
 #include "workers/dns/dns_wire.h"
-
-static inline uint8_t
-lc(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
 
 void
 dns_w_init(struct dns_writer *w, uint8_t *p, size_t cap, bool compress)
@@ -82,9 +78,8 @@ comp_eq(const uint8_t *p, size_t o, const uint8_t *s)
 			return false;
 		if (n == 0)
 			return true;
-		for (unsigned i = 1; i <= n; i++)
-			if (lc(p[o + i]) != lc(s[i]))
-				return false;
+		if (memcmp(p + o + 1, s + 1, n) != 0)
+			return false;
 		o += n + 1u;
 		s += n + 1u;
 	}
