@@ -128,6 +128,15 @@ computed_defaults(struct cfg_ctx *x)
 		set_str(&c->advertise_addr, c->bind_addr);
 	if (c->advertise_addr_wan[0] == '\0' && c->advertise_addr[0])
 		set_str(&c->advertise_addr_wan, c->advertise_addr);
+	if (c->client_addr.n == 0)
+		cfg_warn(c, "client_addr is empty, client services (DNS, HTTP, "
+		    "HTTPS, GRPC) will not be listening for connections");
+	if (c->start_join.n > 0)
+		cfg_warn(c, "The 'start_join' field is deprecated. Use the "
+		    "'retry_join' field instead.");
+	if (c->start_join_wan.n > 0)
+		cfg_warn(c, "The 'start_join_wan' field is deprecated. Use the "
+		    "'retry_join_wan' field instead.");
 	if (c->bootstrap_expect == 1) {
 		c->bootstrap = true;
 		c->bootstrap_expect = 0;

@@ -97,7 +97,9 @@ load_dir(struct cfg_ctx *x, const char *dir, bool any_ext)
 	closedir(d);
 	qsort(names.v, names.n, sizeof(*names.v), name_cmp);
 	for (size_t i = 0; r == 0 && i < names.n; i++) {
-		char *p = xasprintf("%s/%s", dir, names.v[i]);
+		size_t dl = strlen(dir);
+		char *p = xasprintf("%s%s%s", dir, dl && dir[dl - 1] == '/' ?
+		    "" : "/", names.v[i]);
 		struct stat st;
 		/* stat, not lstat: symlinked files count, as in Consul. */
 		if (stat(p, &st) < 0)

@@ -209,6 +209,12 @@ START_TEST(go_flag_syntax)
 	ck_assert_str_eq(c->datacenter, "west");
 	ck_assert(has_warning(c, "'-dc' is deprecated"));
 	cfg_free(c);
+	c = load_ok("-dev", "-client", "", "-join", "127.0.0.2", NULL);
+	ck_assert_uint_eq(c->client_addr.n, 0);
+	ck_assert_uint_eq(c->addresses.http.n, 0);
+	ck_assert(has_warning(c, "client_addr is empty"));
+	ck_assert(has_warning(c, "The 'start_join' field is deprecated"));
+	cfg_free(c);
 }
 END_TEST
 
