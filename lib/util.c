@@ -127,17 +127,21 @@ void buf_addch(struct buf *b, char c) { buf_add(b, &c, 1); }
 void
 buf_printf(struct buf *b, const char *fmt, ...)
 {
-	va_list ap, ap2;
-	va_start(ap, fmt);
-	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		fatalx("buf_printf: bad format");
-	buf_reserve(b, (size_t)n);
-	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap2);
-	va_end(ap2);
-	b->len += (size_t)n;
+	va_list ap;
+	buf_reserve(b, 64);
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		int n = vsnprintf((char *)b->data + b->len, room, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			fatalx("buf_printf: bad format");
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		buf_reserve(b, (size_t)n);
+	}
 }
 
 void
@@ -222,6 +226,7 @@ read_file(const char *path, size_t max, struct buf *out)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	buf_reserve(out, 0);	/* NUL-terminated even when empty */
 	for (;;) {
 		buf_reserve(out, 4096);
 		ssize_t r = read(fd, out->data + out->len, out->cap - out->len - 1);

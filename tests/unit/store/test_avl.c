@@ -65,7 +65,7 @@ START_TEST(random_ops_match_reference)
 			struct item dup = { .key = k };
 			ck_assert_ptr_eq(avl_insert(&t, &dup.node), &items[k].node);
 		}
-		if (op % 97 == 0)
+		if (op % 1999 == 0)
 			check_node(t.root, NULL);
 	}
 	check_node(t.root, NULL);
@@ -106,6 +106,7 @@ main(void)
 {
 	Suite *s = suite_create("avl");
 	TCase *tc = tcase_create("avl");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, random_ops_match_reference);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
