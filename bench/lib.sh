@@ -5,6 +5,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MUSTER=${MUSTER_BIN:-$ROOT/build-release/muster}
 [ -x "$MUSTER" ] || MUSTER=$ROOT/build/muster
 WORK=$(mktemp -d /tmp/muster-bench.XXXXXX)
+chmod 755 "$WORK"	# peers may run their workers as another user
 PIDS=""
 
 cleanup() {
