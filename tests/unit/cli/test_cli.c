@@ -874,6 +874,69 @@ START_TEST(usage_and_exit_codes)
 }
 END_TEST
 
+/* A nested command as later ones ("kv get") are built: cli_dispatch(). */
+static char nested_seen[64];
+
+static int
+nested_get(int argc, char **argv)
+{
+	snprintf(nested_seen, sizeof(nested_seen), "%s %d %s", argv[0], argc,
+	    argc > 1 ? argv[1] : "-");
+	return 42;
+}
+
+static int
+nested_main(int argc, char **argv)
+{
+	static const struct cli_cmd tab[] = {
+		{ "put", nested_get, "Sets or updates data in the KV store" },
+		{ "get", nested_get, "Retrieves or lists data from the KV "
+		    "store" },
+	};
+
+	return cli_dispatch("Usage: muster kv <subcommand> [options] "
+	    "[args]", tab, nitems(tab), argc, argv);
+}
+
+static void
+run_nested(struct run *r, int argc, char **argv)
+{
+	int o = memfd_create("out", MFD_CLOEXEC), so = dup(1);
+
+	fflush(stdout);
+	dup2(o, 1);
+	r->rc = nested_main(argc, argv);
+	fflush(stdout);
+	dup2(so, 1);
+	close(so);
+	slurp(o, r->out, sizeof(r->out));
+}
+
+START_TEST(nested_dispatch)
+{
+	char *get[] = { (char *)"kv", (char *)"get", (char *)"a/b", NULL };
+	char *none[] = { (char *)"kv", NULL };
+	char *help[] = { (char *)"kv", (char *)"-h", NULL };
+	char *bogus[] = { (char *)"kv", (char *)"bogus", NULL };
+	struct run r;
+
+	run_nested(&r, 3, get);
+	ck_assert_int_eq(r.rc, 42);
+	ck_assert_str_eq(nested_seen, "get 2 a/b");
+	run_nested(&r, 1, none);
+	ck_assert_int_eq(r.rc, 1);
+	ck_assert_str_eq(r.out, "Usage: muster kv <subcommand> [options] "
+	    "[args]\n\nSubcommands:\n"
+	    "    get    Retrieves or lists data from the KV store\n"
+	    "    put    Sets or updates data in the KV store\n");
+	run_nested(&r, 2, help);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert(strncmp(r.out, "Usage: muster kv", 16) == 0);
+	run_nested(&r, 2, bogus);
+	ck_assert_int_eq(r.rc, 1);
+}
+END_TEST
+
 START_TEST(version_output)
 {
 	yajl_val v, rpc;
@@ -959,6 +1022,7 @@ main(void)
 	tcase_add_test(tc, io_timeout);
 	tcase_add_test(tc, tls);
 	tcase_add_test(tc, usage_and_exit_codes);
+	tcase_add_test(tc, nested_dispatch);
 	tcase_add_test(tc, version_output);
 	tcase_add_test(tc, keygen);
 	suite_add_tcase(s, tc);
