@@ -439,7 +439,8 @@ r_selector(struct px *p, struct selbuf *sb)
 		}
 		if (r_index(p, &key)) {
 			if (sb != NULL)
-				sel_push(sb, (const char *)key.data, key.len);
+				sel_push(sb, key.len ? (const char *)key.data : "",
+				    key.len);
 			p->rule = saved;
 			continue;
 		}
@@ -636,7 +637,8 @@ make_match(struct px *p, enum bx_op op, struct selbuf *sb, struct buf *val)
 		m->has_value = true;
 		m->rawlen = val->len;
 		m->raw = xmalloc(val->len + 1);
-		memcpy(m->raw, val->data, val->len);
+		if (val->len > 0)
+			memcpy(m->raw, val->data, val->len);
 		m->raw[val->len] = '\0';
 	}
 	node->m = m;
