@@ -154,7 +154,8 @@ void http_server_add_header(struct http_server *s, const char *name,
 /* Stop accepting; the listening sockets are closed.  Open connections go
  * on until they finish or http_server_free(). */
 void http_server_stop_listening(struct http_server *s);
-/* Close every connection (abort hooks run) and listener; NULL is fine. */
+/* Close every connection (abort hooks run) and listener; NULL is fine.
+ * Not from inside a handler or an abort hook of this server. */
 void http_server_free(struct http_server *s);
 
 struct http_stats {
