@@ -564,13 +564,16 @@ dyn_leaf(const struct bx_match *m, const struct bexpr_value *v,
 		return op == BX_EQ ? r : !r;
 	case BEXPR_LIST:
 	case BEXPR_MAP:
+	case BEXPR_STRUCT:
+		/* Untyped, an object's keys serve in / is empty whichever kind
+		 * it is; Go structs allow neither, but here we cannot tell. */
 		if (op == BX_EMPTY || op == BX_NOTEMPTY) {
 			r = container_len(v) == 0;
 			return op == BX_EMPTY ? r : !r;
 		}
 		if (op != BX_IN && op != BX_NOTIN)
 			break;
-		if (v->kind == BEXPR_MAP) {
+		if (v->kind != BEXPR_LIST) {
 			r = lookup(v, m->raw, m->rawlen) != NULL;
 			return op == BX_IN ? r : !r;
 		}
@@ -584,8 +587,6 @@ dyn_leaf(const struct bx_match *m, const struct bexpr_value *v,
 				return r;
 		}
 		return op == BX_IN ? r : !r;
-	case BEXPR_STRUCT:
-		break;
 	}
 badop:
 	err_operator(m, err);

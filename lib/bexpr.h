@@ -62,7 +62,10 @@
  *   - untyped (bexpr_compile): the same checks happen at evaluation,
  *     driven by the kinds in the value tree (a key missing from a
  *     BEXPR_STRUCT is "Selector ... is not valid", from a BEXPR_MAP it is
- *     the not-present rule), with Consul's messages.
+ *     the not-present rule), with Consul's messages, and only on the
+ *     branches and items actually evaluated.  in/contains and is empty
+ *     apply to the keys of either object kind; null behaves as an empty
+ *     container, or as a value equal to nothing.
  *
  * A compiled expression is immutable apart from regex scratch space: reuse
  * it for any number of items, but from one thread at a time.  Evaluation
