@@ -1,10 +1,12 @@
 #include "workers/http/api.h"
 #include "lib/log.h"
+#include "supervisor/config.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct api_slot {
 	struct api_req *r;
@@ -39,6 +41,7 @@ api_req_free(struct api_req *r)
 {
 	for (unsigned i = 0; i < r->nasks; i++)
 		buf_free(&r->ans[i].data);
+	free(r->arg);
 	free(r);
 }
 
@@ -79,10 +82,18 @@ unsigned
 api_ask(struct api_req *r, unsigned peer, uint16_t type,
     const struct buf *payload)
 {
+	return api_ask_timeout(r, peer, type, payload, API_IPC_TIMEOUT_MS);
+}
+
+unsigned
+api_ask_timeout(struct api_req *r, unsigned peer, uint16_t type,
+    const struct buf *payload, unsigned timeout_ms)
+{
 	unsigned i = r->nasks++;
 	if (i >= API_MAX_ASKS)
 		fatalx("api_ask: more than %d asks", API_MAX_ASKS);
 	r->peer[i] = peer;
+	r->timeout_ms[i] = timeout_ms;
 	r->ans[i].type = type;
 	buf_init(&r->ans[i].data);
 	if (payload)
@@ -113,7 +124,7 @@ api_go(struct api_req *r)
 		slot->r = r;
 		slot->i = i;
 		int64_t id = worker_request(r->app->w, r->peer[i], type,
-		    &payload, API_IPC_TIMEOUT_MS, reply_cb, slot);
+		    &payload, r->timeout_ms[i], reply_cb, slot);
 		buf_free(&payload);
 		if (id < 0) {
 			free(slot);
@@ -203,5 +214,46 @@ const struct http_route api_routes[] = {
 	{ HTTP_PUT, "/v1/agent/leave", false, api_agent_leave, 0 },
 	{ HTTP_GET, "/v1/status/leader", false, api_status_leader, 0 },
 	{ HTTP_GET, "/v1/status/peers", false, api_status_peers, 0 },
+	{ HTTP_GET | HTTP_PUT | HTTP_DELETE, "/v1/kv/", true, api_kv, 0 },
+	{ HTTP_PUT, "/v1/txn", false, api_txn, 0 },
 };
 const size_t api_nroutes = nitems(api_routes);
+
+/* Consul's read options (agent/http.go parseWait/parseConsistency). */
+bool
+api_read_opts(struct http_ctx *c, const struct http_request *req,
+    struct api_read_opts *o)
+{
+	struct http_query_opts q;
+	const struct agent_config *cfg = ((struct http_app *)http_app(c))->w->cfg;
+	memset(o, 0, sizeof(*o));
+	if (!http_ctx_query_opts(c, &q))
+		return false;
+	if (q.dc && q.dc[0] && strcasecmp(q.dc, cfg->datacenter) != 0) {
+		http_reply_error(c, 500, "No path to datacenter");
+		return false;
+	}
+	o->min_index = q.index;
+	if (q.index > 0) {
+		int64_t wait = http_wait_clamp(q.wait_set ? q.wait_ns : 0,
+		    cfg->default_query_time, cfg->max_query_time);
+		o->wait_ms = (uint64_t)(http_wait_jitter(wait) / 1000000);
+	}
+	o->consistency = q.consistent ? 2 : q.stale ? 1 : 0;
+	o->max_stale_ms = (uint64_t)(q.max_stale_ns / 1000000);
+	return true;
+}
+
+void
+api_read_headers(struct http_ctx *c, uint64_t index, bool known_leader,
+    uint64_t last_contact_ms, uint8_t consistency)
+{
+	static const char *const modes[] = { "leader", "stale", "consistent" };
+	http_reply_headerf(c, "X-Consul-Index", "%" PRIu64, index ? index : 1);
+	http_reply_header(c, "X-Consul-Knownleader",
+	    known_leader ? "true" : "false");
+	http_reply_headerf(c, "X-Consul-Lastcontact", "%" PRIu64,
+	    last_contact_ms);
+	http_reply_header(c, "X-Consul-Effective-Consistency",
+	    modes[consistency < 3 ? consistency : 0]);
+}

@@ -36,10 +36,11 @@ struct api_req {
 	api_done_fn *done;
 	unsigned nasks, pending;
 	unsigned peer[API_MAX_ASKS];
+	unsigned timeout_ms[API_MAX_ASKS];
 	int64_t reqid[API_MAX_ASKS];
 	struct api_answer ans[API_MAX_ASKS];
 	bool leader_asked;	/* ans[0] is the leader status */
-	void *arg;
+	void *arg;		/* malloc'd or NULL; freed with the request */
 };
 
 /* Start collecting answers for ctx; done runs once all are in. */
@@ -47,6 +48,9 @@ struct api_req *api_req_new(struct http_ctx *c, api_done_fn *done);
 /* Queue a request; returns its slot.  payload may be NULL. */
 unsigned api_ask(struct api_req *r, unsigned peer, uint16_t type,
     const struct buf *payload);
+/* Same with a timeout of its own (blocking queries wait longer). */
+unsigned api_ask_timeout(struct api_req *r, unsigned peer, uint16_t type,
+    const struct buf *payload, unsigned timeout_ms);
 /* Ask the store for leader status (slot 0, must be the first ask). */
 void api_ask_leader(struct api_req *r);
 /* Send everything; done may run before this returns (peer down). */
@@ -69,6 +73,20 @@ extern const struct http_route api_routes[];
 extern const size_t api_nroutes;
 
 /* api_agent.c, api_status.c */
+/* api_kv.c */
+http_handler_fn api_kv, api_txn;
+/* Consul's query options for a read, parsed; false means 400 sent. */
+struct api_read_opts {
+	uint64_t min_index;
+	uint64_t wait_ms;	/* jittered, for the store to park */
+	uint8_t consistency;	/* 0 default, 1 stale, 2 consistent */
+	uint64_t max_stale_ms;
+};
+bool api_read_opts(struct http_ctx *c, const struct http_request *req,
+    struct api_read_opts *o);
+void api_read_headers(struct http_ctx *c, uint64_t index, bool known_leader,
+    uint64_t last_contact_ms, uint8_t consistency);
+
 http_handler_fn api_agent_self, api_agent_version, api_agent_members,
     api_agent_reload, api_agent_leave, api_status_leader, api_status_peers;
 
