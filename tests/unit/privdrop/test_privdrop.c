@@ -172,9 +172,12 @@ enter(const char *worker, enum mode m, int out)
 		.data_dir = data_for(m), .as_root = m == AS_ROOT };
 	char err[256];
 
+	/* An ordinary user's process, as exec'd: the uid change made it
+	 * non-dumpable, an exec would make it dumpable again. */
 	if (m == AS_USER && E.root && (setgroups(1, &E.ugid) < 0 ||
 	    setresgid(E.ugid, E.ugid, E.ugid) < 0 ||
-	    setresuid(E.uuid, E.uuid, E.uuid) < 0))
+	    setresuid(E.uuid, E.uuid, E.uuid) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0))
 		_exit(3);
 	if (privdrop_apply(privdrop_policy_find(worker), &ctx, err,
 	    sizeof(err)) < 0) {
