@@ -671,7 +671,7 @@ static void
 suspicion_add_from(struct gossip_suspicion *s, struct gossip_slice from)
 {
 	s->from = xrealloc(s->from, (s->nfrom + 1) * sizeof(*s->from));
-	s->from[s->nfrom++] = xstrndup((const char *)from.p, from.n);
+	s->from[s->nfrom++] = gossip_slice_dup(from);
 }
 
 static bool

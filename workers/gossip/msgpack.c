@@ -551,11 +551,21 @@ gossip_slice_c(const char *s)
 }
 
 char *
+gossip_slice_dup(struct gossip_slice s)
+{
+	char *p = xmalloc(s.n + 1);
+	if (s.n)
+		memcpy(p, s.p, s.n);
+	p[s.n] = '\0';
+	return p;
+}
+
+char *
 gossip_slice_strdup(struct gossip_slice s)
 {
 	if (s.n && memchr(s.p, 0, s.n) != NULL)
 		return NULL;
-	return xstrndup((const char *)s.p, s.n);
+	return gossip_slice_dup(s);
 }
 
 static bool

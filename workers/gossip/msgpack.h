@@ -138,6 +138,8 @@ int gossip_mp_get_struct(struct gossip_mp_rd *r,
 bool gossip_slice_eq(struct gossip_slice s, const char *c);
 bool gossip_slice_same(struct gossip_slice a, struct gossip_slice b);
 struct gossip_slice gossip_slice_c(const char *s);
+/* NUL-terminated copy of any slice (a nil one gives ""). */
+char *gossip_slice_dup(struct gossip_slice s);
 /* NUL-terminated copy; NULL if the slice holds a NUL byte. */
 char *gossip_slice_strdup(struct gossip_slice s);
 

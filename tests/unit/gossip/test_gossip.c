@@ -15,10 +15,11 @@ main(int argc, char **argv)
 {
 	if (argc > 1)
 		gt_datadir = argv[1];
-	log_init("test_gossip", LOG_LVL_WARN, false);
+	log_init("test_gossip", LOG_LVL_ERROR, false);
 	Suite *s = suite_create("gossip");
 	suite_add_tcase(s, gt_codec_tcase());
 	suite_add_tcase(s, gt_capture_tcase());
+	suite_add_tcase(s, gt_sim_tcase());
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
