@@ -260,6 +260,9 @@ static void
 commit(struct txn *tx)
 {
 	const struct kv_hooks *h = tx->hooks;
+	/* The index first: a woken watcher re-reads the table right away. */
+	if (tx->n)
+		tx->t->max_index = MAX(tx->t->max_index, tx->index);
 	for (unsigned i = 0; i < tx->n; i++) {
 		struct undo *u = &tx->u[i];
 		struct kv_entry *any = u->new ? u->new : u->old;
@@ -269,8 +272,6 @@ commit(struct txn *tx)
 			h->changed(h->arg, any->key, any->keylen);
 		entry_free(u->old);
 	}
-	if (tx->n)
-		tx->t->max_index = MAX(tx->t->max_index, tx->index);
 }
 
 static bool __attribute__((format(printf, 2, 3)))

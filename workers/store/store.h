@@ -1,16 +1,95 @@
-/* The store worker's state, shared by its files. */
+/*
+ * The store worker's state, shared by its files: the Raft host
+ * (store_raft.c), the state machine (store_fsm.c) and the request
+ * handlers (store_kv.c, main.c).
+ */
 #ifndef MUSTER_STORE_H
 #define MUSTER_STORE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-struct store {
-	char self_addr[128];	/* advertise:server_port */
-	char leader[128];	/* "" when unknown */
-	bool known_leader, is_leader;
-	uint64_t index;		/* highest applied Raft index */
-	int rpc_fd;		/* server RPC listener (8300) */
+#include <ev.h>
+
+#include "lib/util.h"
+#include "workers/store/kv.h"
+#include "workers/store/raft.h"
+#include "workers/store/watch.h"
+
+struct worker;
+struct ipc_msg;
+struct ipc_chan;
+
+/* Who to answer once a proposal or a ReadIndex round completes. */
+struct store_waiter {
+	unsigned peer;		/* PROC_* */
+	uint32_t epoch;		/* that peer channel's epoch */
+	uint32_t reqid;
+	uint16_t type;		/* the request's message type */
+	struct buf req;		/* the request payload (reads re-run it) */
 };
+
+struct store_pending {
+	uint64_t cookie;
+	struct store_waiter w;
+	struct store_pending *next;
+};
+
+#define STORE_PENDING_BUCKETS 256
+
+struct store {
+	struct worker *w;
+	char self_addr[128];	/* advertise:server_port */
+	int rpc_fd;		/* server RPC listener (8300) */
+	bool server;
+
+	struct rft *raft;
+	uint64_t raft_id;
+	ev_timer tick;
+	ev_idle persist_idle;	/* answers in-memory persistence */
+	uint64_t persist_upto, persist_term;
+	bool persist_due;
+	uint64_t next_cookie;
+	struct store_pending *pending[STORE_PENDING_BUCKETS];
+
+	struct kv_table kv;
+	struct watch_set watches;
+	uint64_t applied;	/* highest applied index */
+};
+
+/* store_raft.c */
+int store_raft_init(struct store *st);
+void store_raft_stop(struct store *st);
+bool store_is_leader(const struct store *st);
+/* "" when no leader is known. */
+const char *store_leader_addr(const struct store *st);
+uint64_t store_last_contact_ms(const struct store *st);
+/* Propose a command (type + encoded message); the waiter is answered when
+ * it is applied, or with an error.  Takes w->req.  0 or -errno. */
+int store_propose(struct store *st, uint16_t type, const struct buf *msg,
+    struct store_waiter *w);
+/* A ReadIndex round; fn runs with 0 when reads at the current applied
+ * index are linearizable, else -errno.  Takes w. */
+int store_read_index(struct store *st, struct store_waiter *w);
+/* Take back a waiter parked under cookie (NULL if gone). */
+bool store_pending_take(struct store *st, uint64_t cookie,
+    struct store_waiter *out);
+
+/* store_fsm.c: apply a committed command; reply to the waiter if any. */
+void store_fsm_apply(struct store *st, uint64_t index, const uint8_t *p,
+    size_t len, struct store_waiter *w);
+void store_kv_entry_encode(struct buf *out, const struct kv_entry *e);
+
+/* store_kv.c */
+void store_on_kv_read(struct worker *wk, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m);
+void store_on_kv_txn(struct worker *wk, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m);
+void store_kv_read(struct store *st, struct store_waiter *w);
+void store_reply(struct store *st, const struct store_waiter *w,
+    uint16_t type, const struct buf *payload);
+void store_reply_error(struct store *st, const struct store_waiter *w,
+    int code, const char *msg);
+void store_waiter_free(struct store_waiter *w);
 
 #endif
