@@ -44,7 +44,8 @@ put_opt(uint8_t *p, size_t o, uint16_t udp, uint32_t ttl, const uint8_t *opt,
 	dns_put16(p + o + 3, udp);
 	dns_put32(p + o + 5, ttl);
 	dns_put16(p + o + 9, optlen);
-	memcpy(p + o + 11, opt, optlen);
+	if (optlen)
+		memcpy(p + o + 11, opt, optlen);
 	return o + 11 + optlen;
 }
 
