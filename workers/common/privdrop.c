@@ -169,9 +169,11 @@ enter_root(const struct privdrop_policy *p, const struct privdrop_ctx *ctx,
 
 /*
  * Landlock after chroot: as root a second fence (its absence is only noted),
- * as an ordinary user the only one (its absence is a warning).  Unprivileged
- * landlock_restrict_self() needs no_new_privs, which is set here early for
- * that reason (it is idempotent and does not hinder setresuid).
+ * as an ordinary user the only one (its absence is a warning).
+ * landlock_restrict_self() needs no_new_privs unless we hold CAP_SYS_ADMIN,
+ * which the systemd unit's bounding set leaves out; so no_new_privs is set
+ * here, earlier than step 5 (it is idempotent and does not hinder the
+ * setresuid that follows).
  */
 static int
 confine_fs(const struct privdrop_policy *p, const struct privdrop_ctx *ctx,
@@ -182,7 +184,7 @@ confine_fs(const struct privdrop_policy *p, const struct privdrop_ctx *ctx,
 
 	if (p->root == PRIVDROP_ROOT_NONE && p->write_dir == NULL)
 		return 0;	/* checks: scripts read the whole system */
-	if (!ctx->as_root && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return fail(err, errlen, errno, "PR_SET_NO_NEW_PRIVS");
 	r = sandbox_landlock(p->write_dir != NULL, why, sizeof(why));
 	if (r == -ENOSYS || r == -EOPNOTSUPP) {

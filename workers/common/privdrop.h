@@ -13,7 +13,8 @@
  *      then Landlock (when the kernel has it): no file-system access at all,
  *      or only beneath the writable directory.  As root Landlock is a second
  *      fence behind chroot; as an ordinary user it is the only one, and its
- *      absence is logged as a warning with the reason.
+ *      absence is logged as a warning with the reason.  Landlock needs
+ *      no_new_privs (or CAP_SYS_ADMIN), so that is set here already.
  *   4. root: setgroups(1, gid) -> setresgid -> setresuid, then verify: every
  *      id is the target's, setuid(0)/setgid(0) fail, no capability is left.
  *      not root: ids stay; ambient and permitted capabilities are cleared.
