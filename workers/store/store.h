@@ -45,10 +45,20 @@ struct store {
 
 	struct rft *raft;
 	uint64_t raft_id;
+	struct rft_store *log;	/* LevelDB, or memory in -dev */
+	bool durable;
 	ev_timer tick;
-	ev_idle persist_idle;	/* answers in-memory persistence */
+	ev_idle deferred;	/* answers the core's async callbacks */
 	uint64_t persist_upto, persist_term;
 	bool persist_due;
+	bool snap_due;
+	uint64_t snap_index, snap_term;
+	int snap_err;
+	bool install_due;
+	uint64_t install_index, install_term;
+	int install_err;
+	struct buf incoming;	/* InstallSnapshot body being received */
+	struct rft_snap_reader *outgoing;	/* snapshot being streamed */
 	uint64_t next_cookie;
 	struct store_pending *pending[STORE_PENDING_BUCKETS];
 
@@ -74,6 +84,11 @@ int store_read_index(struct store *st, struct store_waiter *w);
 /* Take back a waiter parked under cookie (NULL if gone). */
 bool store_pending_take(struct store *st, uint64_t cookie,
     struct store_waiter *out);
+
+/* store_snapshot.c: the state machine to and from a snapshot body. */
+struct rft_snap_writer;
+int store_snapshot_write(struct store *st, struct rft_snap_writer *w);
+int store_snapshot_restore(struct store *st, const uint8_t *p, size_t len);
 
 /* store_fsm.c: apply a committed command; reply to the waiter if any. */
 void store_fsm_apply(struct store *st, uint64_t index, const uint8_t *p,

@@ -3,11 +3,14 @@
  * with real time (a 10 ms tick), persistence, the state machine and the
  * waiters of proposals and ReadIndex rounds.
  *
- * Persistence here is the in-memory log of `-dev` (Consul's dev mode keeps
- * Raft in memory and never fsyncs): a batch is "durable" at the next loop
- * iteration, so proposals arriving meanwhile join the next batch.
+ * Persistence: a server with a data dir keeps its log and stable state in
+ * LevelDB (data_dir/raft/log, synced writes) and snapshots in
+ * data_dir/raft/snapshots; `-dev` keeps them in memory, unsynced, as
+ * Consul's dev mode does.  After the privilege drop the store's working
+ * directory is data_dir/raft (its chroot as root), so paths are relative.
  */
 #include "workers/store/store.h"
+#include "workers/store/raft_store.h"
 #include "workers/common/worker.h"
 #include "supervisor/config.h"
 #include "lib/log.h"
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define STORE_TICK_S 0.01
 
@@ -60,15 +64,47 @@ cb_send(void *ud, const struct rft_msg *m)
 	    (unsigned long long)m->to);
 }
 
+/*
+ * The core's asynchronous callbacks are answered from an idle watcher,
+ * never from inside the callback: by then the loop has read every request
+ * that was waiting, so they all join the next persisted batch (group
+ * commit: one fsync for all of them).
+ */
 static void
-persist_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+deferred_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	struct store *st = w->data;
 	ev_idle_stop(loop, w);
-	if (!st->persist_due)
+	if (st->raft == NULL)
 		return;
-	st->persist_due = false;
-	rft_persisted(st->raft, st->persist_upto, st->persist_term);
+	if (st->persist_due) {
+		st->persist_due = false;
+		rft_persisted(st->raft, st->persist_upto, st->persist_term);
+	}
+	if (st->snap_due) {
+		st->snap_due = false;
+		rft_snapshot_taken(st->raft, st->snap_index, st->snap_term,
+		    st->snap_err);
+	}
+	if (st->install_due) {
+		st->install_due = false;
+		rft_snapshot_installed(st->raft, st->install_index,
+		    st->install_term, st->install_err);
+	}
+}
+
+static void
+defer(struct store *st)
+{
+	ev_idle_start(st->w->loop, &st->deferred);
+}
+
+/* Losing the log is losing acknowledged writes: stop, let the supervisor
+ * restart us, and recover from what is durable. */
+static void
+storage_failed(const char *what, int r)
+{
+	fatalx("raft storage: %s: %s", what, strerror(-r));
 }
 
 static void
@@ -77,21 +113,32 @@ cb_persist(void *ud, const struct rft_entry *e, size_t n)
 	struct store *st = ud;
 	if (n == 0)
 		return;
+	int r = rft_store_append(st->log, e, n);
+	if (r < 0)
+		storage_failed("append", r);
 	st->persist_upto = e[n - 1].index;
 	st->persist_term = e[n - 1].term;
 	st->persist_due = true;
-	ev_idle_start(st->w->loop, &st->persist_idle);
+	defer(st);
 }
 
 static int
 cb_save_term(void *ud, uint64_t term, uint64_t vote)
 {
-	return 0;	/* in memory */
+	struct store *st = ud;
+	int r = rft_store_set_term(st->log, term, vote);
+	if (r < 0)
+		storage_failed("term", r);
+	return r;
 }
 
 static void
 cb_compact(void *ud, uint64_t upto)
 {
+	struct store *st = ud;
+	int r = rft_store_compact(st->log, upto);
+	if (r < 0)
+		log_warnx("raft storage: compact: %s", strerror(-r));
 }
 
 static void
@@ -120,34 +167,100 @@ cb_abandon(void *ud, uint64_t cookie, int err)
 	store_waiter_free(&w);
 }
 
+#define STORE_SNAP_DIR "snapshots"
+
 static void
 cb_take_snapshot(void *ud, uint64_t index, uint64_t term,
     const struct rft_conf *conf)
 {
 	struct store *st = ud;
-	/* The in-memory log keeps every entry: nothing to compact into. */
-	rft_snapshot_taken(st->raft, index, term, -ENOTSUP);
+	struct rft_snap_writer *sw;
+	int r = -ENOTSUP;
+	/* -dev keeps its whole log in memory: nothing to snapshot into. */
+	if (st->durable &&
+	    (r = rft_snap_create(STORE_SNAP_DIR, index, term, conf, true,
+	    &sw)) == 0) {
+		r = store_snapshot_write(st, sw);
+		if (r == 0)
+			r = rft_snap_commit(sw);
+		else
+			rft_snap_abort(sw);
+		if (r == 0)
+			r = rft_store_set_conf(st->log, conf);
+	}
+	if (r < 0 && r != -ENOTSUP)
+		log_warnx("raft snapshot at %llu: %s",
+		    (unsigned long long)index, strerror(-r));
+	st->snap_index = index;
+	st->snap_term = term;
+	st->snap_err = r;
+	st->snap_due = true;
+	defer(st);
 }
 
 static int
 cb_snapshot_read(void *ud, uint64_t index, uint64_t off, void *buf, size_t len)
 {
-	return -ENOTSUP;
+	struct store *st = ud;
+	if (!st->durable)
+		return -ENOTSUP;
+	if (st->outgoing && rft_snap_meta(st->outgoing)->index != index) {
+		rft_snap_close(st->outgoing);
+		st->outgoing = NULL;
+	}
+	if (st->outgoing == NULL) {
+		int r = rft_snap_open_index(STORE_SNAP_DIR, index, &st->outgoing);
+		if (r < 0)
+			return r;
+	}
+	return rft_snap_read(st->outgoing, off, buf, len);
 }
 
 static int
 cb_snapshot_write(void *ud, uint64_t index, uint64_t term, uint64_t off,
     const void *p, size_t len)
 {
-	return -ENOTSUP;
+	struct store *st = ud;
+	if (off == 0)
+		buf_reset(&st->incoming);
+	if (off != st->incoming.len)
+		return -EINVAL;
+	buf_add(&st->incoming, p, len);
+	return 0;
 }
 
+/* A received snapshot replaces the state machine and the whole log. */
 static void
 cb_snapshot_install(void *ud, uint64_t index, uint64_t term,
     const struct rft_conf *conf)
 {
 	struct store *st = ud;
-	rft_snapshot_installed(st->raft, index, term, -ENOTSUP);
+	struct rft_snap_writer *sw = NULL;
+	int r = 0;
+	if (st->durable) {
+		r = rft_snap_create(STORE_SNAP_DIR, index, term, conf, true, &sw);
+		if (r == 0 && (r = rft_snap_write(sw, st->incoming.data,
+		    st->incoming.len)) == 0)
+			r = rft_snap_commit(sw);
+		else if (sw)
+			rft_snap_abort(sw);
+	}
+	if (r == 0)
+		r = store_snapshot_restore(st, st->incoming.data, st->incoming.len);
+	if (r == 0 && (r = rft_store_reset(st->log)) == 0)
+		r = rft_store_set_conf(st->log, conf);
+	if (r == 0) {
+		st->applied = index;
+		watch_notify_all(&st->watches);
+	} else
+		log_warnx("raft: installing snapshot %llu: %s",
+		    (unsigned long long)index, strerror(-r));
+	buf_free(&st->incoming);
+	st->install_index = index;
+	st->install_term = term;
+	st->install_err = r;
+	st->install_due = true;
+	defer(st);
 }
 
 static void
@@ -220,16 +333,96 @@ raft_id_of(const char *node_id)
 	return id ? id : 1;
 }
 
+static void
+skipped_snapshot(void *arg, const char *name, int err)
+{
+	log_warnx("raft: snapshot %s is unusable (%s); skipped", name,
+	    strerror(-err));
+}
+
+/* The newest valid snapshot into the state machine; 0 if there is none. */
+static int
+restore_snapshot(struct store *st, struct rft_boot *boot)
+{
+	struct rft_snap_reader *rd;
+	int r = rft_snap_open_latest(STORE_SNAP_DIR, &rd, skipped_snapshot, st);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	const struct rft_snap_meta *m = rft_snap_meta(rd);
+	struct buf body;
+	buf_init(&body);
+	buf_reserve(&body, (size_t)m->size);
+	r = rft_snap_read(rd, 0, body.data, (size_t)m->size);
+	if (r >= 0 && (uint64_t)r == m->size) {
+		body.len = (size_t)m->size;
+		r = store_snapshot_restore(st, body.data, body.len);
+	} else if (r >= 0)
+		r = -EIO;
+	if (r == 0) {
+		boot->snap_index = m->index;
+		boot->snap_term = m->term;
+		boot->snap_conf = m->conf;
+		st->applied = m->index;
+		log_info("raft: restored snapshot at index %llu",
+		    (unsigned long long)m->index);
+	}
+	buf_free(&body);
+	rft_snap_close(rd);
+	return r;
+}
+
+static int
+open_log(struct store *st, const struct agent_config *c)
+{
+	if (c->dev) {
+		st->log = rft_store_open_memory();
+		return st->log ? 0 : -ENOMEM;
+	}
+	st->durable = true;
+	if (mkdir(STORE_SNAP_DIR, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return rft_store_open_leveldb("log", true, &st->log);
+}
+
+/* Boot from what is durable: snapshot, then the log after it. */
+static int
+boot_raft(struct store *st, struct rft_stored *stored)
+{
+	struct rft_boot boot = { 0 };
+	int r = restore_snapshot(st, &boot);
+	if (r < 0)
+		return r;
+	if ((r = rft_store_load(st->log, stored)) < 0)
+		return r;
+	boot.term = stored->term;
+	boot.vote = stored->vote;
+	if (boot.snap_index == 0 && stored->has_conf)
+		boot.snap_conf = stored->conf;
+	/* Entries the snapshot already covers are not replayed. */
+	size_t skip = 0;
+	while (skip < stored->n && stored->ents[skip].index <= boot.snap_index)
+		skip++;
+	boot.ents = stored->ents + skip;
+	boot.n = stored->n - skip;
+	return rft_start(st->raft, &boot, mono_ms());
+}
+
 int
 store_raft_init(struct store *st)
 {
 	const struct agent_config *c = st->w->cfg;
 	struct rft_config rc;
+	struct rft_stored stored = { 0 };
+	int r;
 
-	/* A durable server needs the LevelDB log; until a server has one it
-	 * runs no Raft rather than acknowledge writes it could lose. */
-	if (!c->server || !c->dev)
+	if (!c->server)
 		return 0;
+	if ((r = open_log(st, c)) < 0) {
+		log_warnx("raft storage: %s", strerror(-r));
+		return -1;
+	}
 	st->raft_id = raft_id_of(c->node_id);
 	rft_config_default(&rc, st->raft_id,
 	    (unsigned)c->performance.raft_multiplier);
@@ -238,20 +431,26 @@ store_raft_init(struct store *st)
 	if (random_bytes(&rc.seed, sizeof(rc.seed)) < 0)
 		rc.seed = mono_ns();
 	st->raft = rft_new(&rc, &store_rft_cbs, st);
-	if (st->raft == NULL || rft_start(st->raft, NULL, mono_ms()) < 0)
+	ev_idle_init(&st->deferred, deferred_cb);
+	st->deferred.data = st;
+	if (st->raft == NULL || (r = boot_raft(st, &stored)) < 0) {
+		log_warnx("raft: cannot start from stored state: %s",
+		    r < 0 ? strerror(-r) : "out of memory");
+		rft_stored_free(&stored);
 		return -1;
-	ev_idle_init(&st->persist_idle, persist_idle_cb);
-	st->persist_idle.data = st;
+	}
+	bool fresh = stored.term == 0 && stored.n == 0 && st->applied == 0;
+	rft_stored_free(&stored);
 	ev_timer_init(&st->tick, tick_cb, STORE_TICK_S, STORE_TICK_S);
 	st->tick.data = st;
 	ev_timer_start(st->w->loop, &st->tick);
-	if (c->dev || c->bootstrap || c->bootstrap_expect == 1) {
+	if (fresh && (c->dev || c->bootstrap || c->bootstrap_expect == 1)) {
 		struct rft_conf conf = { 0 };
 		rft_conf_add(&conf, st->raft_id, RFT_VOTER, c->node_name,
 		    st->self_addr);
-		int r = rft_bootstrap(st->raft, &conf);
+		r = rft_bootstrap(st->raft, &conf);
 		if (r < 0 && r != -EEXIST)
-			log_warnx("raft bootstrap: %s", rft_strerror(r));
+			log_warnx("raft bootstrap: %s", rft_strerror(-r));
 	}
 	return 0;
 }
@@ -262,9 +461,13 @@ store_raft_stop(struct store *st)
 	if (st->raft == NULL)
 		return;
 	ev_timer_stop(st->w->loop, &st->tick);
-	ev_idle_stop(st->w->loop, &st->persist_idle);
+	ev_idle_stop(st->w->loop, &st->deferred);
 	rft_free(st->raft);
 	st->raft = NULL;
+	if (st->outgoing)
+		rft_snap_close(st->outgoing);
+	rft_store_close(st->log);
+	st->log = NULL;
 }
 
 bool

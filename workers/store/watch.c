@@ -189,3 +189,13 @@ watch_set_free(struct watch_set *ws)
 		fire(ws, pt->head, -ECANCELED);
 	}
 }
+
+void
+watch_notify_all(struct watch_set *ws)
+{
+	struct avl_node *n;
+	while ((n = avl_first(&ws->points)) != NULL) {
+		struct watch_point *pt = avl_entry(n, struct watch_point, node);
+		fire_point(ws, pt->kind, pt->key, pt->keylen);
+	}
+}

@@ -45,6 +45,8 @@ struct watch_waiter *watch_park(struct watch_set *ws, enum watch_kind kind,
     void *arg);
 /* Remove a waiter that has not fired (its fn will not run). */
 void watch_cancel(struct watch_set *ws, struct watch_waiter *w);
+/* Everything may have changed (a snapshot was installed): wake all. */
+void watch_notify_all(struct watch_set *ws);
 /* Key K changed: fire the waiters on K and on every prefix of K. */
 void watch_notify(struct watch_set *ws, const char *key, uint32_t keylen);
 
