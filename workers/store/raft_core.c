@@ -301,7 +301,10 @@ recv_vote(struct rft *r, const struct rft_msg *m)
 	struct rft_msg resp = { .type = RFT_VOTE_RESP, .to = m->from };
 	resp.vote_resp.pre = v->pre;
 	bool grant = false;
-	if (!rft_conf_is_voter(&r->conf, m->from) || !log_ok(r, v))
+	/* §4.1: requests are handled without consulting the configuration,
+	 * so that a server added by an entry we lack can still win; removed
+	 * servers are kept out by stickiness instead (§4.2.3). */
+	if (!log_ok(r, v))
 		grant = false;
 	else if (v->pre)
 		/* Granting a pre-vote promises nothing and changes nothing. */

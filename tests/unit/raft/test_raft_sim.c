@@ -536,6 +536,57 @@ random_partition(struct fx *f)
 				fx_cut(f, i, j);
 }
 
+/* One membership step through the leader: remove a server, add a
+ * missing one back as a nonvoter, or promote a nonvoter (§4.1). */
+static void
+membership_churn(struct fx *f)
+{
+	uint64_t l = fx_leader(f);
+	if (!l)
+		return;
+	struct rft *r = fx_node(f, l)->r;
+	const struct rft_conf *c = rft_conf(r);
+	uint64_t id = 1 + fx_rand(f) % f->n;
+	const struct rft_server *s = rft_conf_find(c, id);
+	char name[16];
+	snprintf(name, sizeof(name), "n%" PRIu64, id);
+	if (!s)
+		rft_add_nonvoter(r, id, name, "127.0.0.1:0", 0);
+	else if (s->role == RFT_NONVOTER)
+		rft_add_voter(r, id, name, "127.0.0.1:0", 0);
+	else if (rft_conf_voters(c) > 2)
+		rft_remove_server(r, id, 0);
+}
+
+/* After the faults: bring every server back as a voter. */
+static void
+restore_membership(struct fx *f)
+{
+	for (int round = 0; round < 4 * FX_MAX && !fx_failed(f); round++) {
+		uint64_t l = fx_wait_leader(f, 3000);
+		if (!l)
+			return;
+		struct rft *r = fx_node(f, l)->r;
+		const struct rft_conf *c = rft_conf(r);
+		if (rft_conf_voters(c) == f->n)
+			return;
+		for (uint64_t id = 1; id <= f->n; id++) {
+			const struct rft_server *s = rft_conf_find(c, id);
+			char name[16];
+			snprintf(name, sizeof(name), "n%" PRIu64, id);
+			if (!s) {
+				rft_add_nonvoter(r, id, name, "127.0.0.1:0", 0);
+				break;
+			}
+			if (s->role == RFT_NONVOTER) {
+				rft_add_voter(r, id, name, "127.0.0.1:0", 0);
+				break;
+			}
+		}
+		fx_run_for(f, 100);
+	}
+}
+
 static void
 random_action(struct fx *f, unsigned *counter)
 {
@@ -566,6 +617,8 @@ random_action(struct fx *f, unsigned *counter)
 	} else if (a < 90) {
 		if ((id = fx_leader(f)))
 			rft_transfer(fx_node(f, id)->r, 0);
+	} else if (a < 93) {
+		membership_churn(f);
 	}
 }
 
@@ -592,7 +645,11 @@ random_run(unsigned size, uint64_t seed)
 	f->faults.loss_pm = f->faults.dup_pm = 0;
 	for (unsigned i = 1; i <= size; i++)
 		fx_restart(f, i);
+	restore_membership(f);
 	bool ok = fx_converged(f, 20000);
+	if (ok && rft_conf_voters(rft_conf(fx_node(f, fx_leader(f))->r)) !=
+	    size)
+		ok = false;
 	why[0] = 0;
 	if (getenv("MUSTER_RAFT_STATS"))
 		fprintf(stderr, "seed %" PRIu64 " size %u: %lu steps, "
