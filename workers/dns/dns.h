@@ -139,8 +139,8 @@ struct dns_lookup {
 	    struct dns_node *out);
 	int (*service)(void *ctx, const struct dns_service_query *q,
 	    dns_instance_fn *fn, void *arg);
-	/* ip is text ("10.0.0.1", "fe80::1"): node address first, else a
-	 * service address. */
+	/* ip is inet_ntop() text ("10.0.0.1", "fe80::1"): a node with that
+	 * address first, else a service instance with it. */
 	int (*reverse)(void *ctx, const char *ip, struct dns_ptr *out);
 	/* Prepared query execute (optional, NULL = NXDOMAIN).  *ttl is the
 	 * query's DNS.TTL in seconds or UINT32_MAX for the service default. */
@@ -182,7 +182,8 @@ int dns_resolver_reconfigure(struct dns_resolver *r,
     const struct dns_config *cfg);
 void dns_resolver_set_lookup(struct dns_resolver *r,
     const struct dns_lookup *lookup);
-/* Cancels every recursion in flight (their callbacks do not run). */
+/* Cancels every recursion in flight (their callbacks do not run).  Free
+ * the server (which owns recursions for its clients) first. */
 void dns_resolver_free(struct dns_resolver *r);
 void dns_resolver_stats(const struct dns_resolver *r, struct dns_stats *s);
 

@@ -555,6 +555,66 @@ START_TEST(t_recurse_cancel)
 }
 END_TEST
 
+/* Bind UDP to the wildcard of family af; port out. */
+static int
+bind_wild(int af, uint16_t *port)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl = af == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
+	int fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0), off = 0;
+
+	if (fd < 0)
+		return -1;
+	ss.ss_family = (sa_family_t)af;
+	if (af == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+/* A wildcard-bound socket answers from the address the query went to
+ * (the client's connected socket drops anything else). */
+START_TEST(t_udp_wildcard_source)
+{
+	int fams[] = { AF_INET, AF_INET6 };
+
+	fake_reset();
+	for (size_t f = 0; f < nitems(fams); f++) {
+		uint16_t port;
+		int u = bind_wild(fams[f], &port);
+		if (u < 0 && fams[f] == AF_INET6)
+			continue;	/* no IPv6 here */
+		ck_assert_int_ge(u, 0);
+		struct dns_resolver *r = mkres(NULL);
+		struct dns_server *s = dns_server_new(tloop, r);
+		ck_assert_int_eq(dns_server_add_udp(s, u), 0);
+		struct sockaddr_in a = { .sin_family = AF_INET,
+			.sin_port = htons(port) };
+		inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
+		int c = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)),
+		    0);
+		uint8_t q[512];
+		size_t n = mkq(q, 77, "consul.", DNS_T_SOA, -1);
+		ck_assert_int_eq(send(c, q, n, 0), (ssize_t)n);
+		ck_assert_msg(wait_fd(c, 2000), "no reply from 127.0.0.2 (af %d)",
+		    fams[f]);
+		ssize_t l = recv(c, buf, sizeof(buf), 0);
+		ck_assert(parse_resp(buf, (size_t)l, &resp));
+		ck_assert_uint_eq(resp.id, 77);
+		close(c);
+		dns_server_free(s);
+		dns_resolver_free(r);
+	}
+}
+END_TEST
+
 /* Run dig against the server, serving while it runs; its stdout. */
 static bool
 run_dig(uint16_t port, const char *const *args, char *out, size_t cap)
@@ -639,6 +699,7 @@ net_suite(void)
 	tcase_add_checked_fixture(tc, loop_setup, loop_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, t_udp_roundtrip);
+	tcase_add_test(tc, t_udp_wildcard_source);
 	tcase_add_test(tc, t_tcp_pipeline);
 	tcase_add_test(tc, t_tcp_limits);
 	tcase_add_test(tc, t_recurse);
