@@ -67,6 +67,7 @@ struct dns_conn {
 	size_t out_off;
 	struct pend *pend;		/* forwarded queries in flight */
 	bool eof;
+	bool wrote;			/* output drained since the last tick */
 };
 
 /* A query forwarded to the recursors on behalf of a client. */
@@ -510,6 +511,7 @@ conn_flush(struct dns_conn *c)
 			return;
 		}
 		c->out_off += (size_t)n;
+		c->wrote = true;
 	}
 	if (c->out_off == c->out.len) {
 		buf_reset(&c->out);
@@ -568,14 +570,17 @@ conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_read(c);
 }
 
-/* RFC 7766 §6.2.3: close idle connections; one waiting on a recursor or
- * on its own reading is not idle. */
+/* RFC 7766 §6.2.3: close idle connections.  One waiting on a recursor
+ * is not idle, nor one whose client is still taking its answers; one whose
+ * client has stopped reading is. */
 static void
 conn_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct dns_conn *c = w->data;
+	bool draining = c->out.len > c->out_off && c->wrote;
 
-	if (c->pend || c->out.len > c->out_off) {
+	c->wrote = false;
+	if (c->pend || draining) {
 		ev_timer_again(loop, w);
 		return;
 	}

@@ -345,6 +345,57 @@ START_TEST(t_tcp_limits)
 }
 END_TEST
 
+/* A client that asks and never reads: reading stops once answers back
+ * up, and the connection is dropped as idle (not kept forever). */
+START_TEST(t_tcp_stalled_reader)
+{
+	struct dns_server_limits lim = { .tcp_idle_ms = 200,
+		.tcp_out_max = 8192 };
+	struct dns_stats st;
+	uint16_t port;
+	int small = 4096;
+
+	fake_reset();
+	int l = bind_tcp(&port);
+	setsockopt(l, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	struct dns_resolver *r = mkres(NULL);
+	struct dns_server *s = dns_server_new(tloop, r);
+	dns_server_set_limits(s, &lim);
+	ck_assert_int_eq(dns_server_add_tcp(s, l), 0);
+
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	uint8_t q[514];
+	size_t n = mkq(q + 2, 1, "consul.", DNS_T_SOA, -1);
+	dns_put16(q, (uint16_t)n);
+	size_t sent = 0;
+	for (int i = 0; i < 20000; i++) {
+		if (send(fd, q, n + 2, MSG_DONTWAIT) != (ssize_t)n + 2)
+			break;
+		sent++;
+		if (i % 64 == 0)
+			ev_run(tloop, EVRUN_NOWAIT);
+	}
+	ck_assert_uint_gt(sent, 100);
+	for (int i = 0; i < 60; i++) {
+		bool never = false;
+		wait_flag(&never, 50);
+		dns_server_stats(s, &st);
+		if (st.tcp_timeouts)
+			break;
+	}
+	ck_assert_uint_eq(st.tcp_timeouts, 1);
+	/* Far fewer answered than asked: reading had stopped. */
+	ck_assert_uint_lt(st.queries, sent);
+	close(fd);
+	dns_server_free(s);
+	dns_resolver_free(r);
+}
+END_TEST
+
 START_TEST(t_recurse)
 {
 	struct upstream u;
@@ -702,6 +753,7 @@ net_suite(void)
 	tcase_add_test(tc, t_udp_wildcard_source);
 	tcase_add_test(tc, t_tcp_pipeline);
 	tcase_add_test(tc, t_tcp_limits);
+	tcase_add_test(tc, t_tcp_stalled_reader);
 	tcase_add_test(tc, t_recurse);
 	tcase_add_test(tc, t_recurse_failover);
 	tcase_add_test(tc, t_recurse_tcp_fallback);
