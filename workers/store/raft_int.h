@@ -83,6 +83,7 @@ struct rft {
 
 	/* Snapshots. */
 	bool snap_taking;
+	uint64_t snap_retry_applied;	/* after a failed snapshot */
 	uint64_t take_index, take_term;
 	struct rft_conf take_conf;
 	uint8_t *chunk;		/* leader: one chunk read buffer */

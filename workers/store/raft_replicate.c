@@ -743,7 +743,7 @@ rft_maybe_snapshot(struct rft *r)
 {
 	if (r->snap_taking || r->cfg.snapshot_threshold == 0 ||
 	    r->applied - r->snap_index < r->cfg.snapshot_threshold ||
-	    !r->cb.take_snapshot)
+	    r->applied < r->snap_retry_applied || !r->cb.take_snapshot)
 		return;
 	uint64_t ci;
 	r->snap_taking = true;
@@ -760,7 +760,13 @@ rft_snapshot_taken(struct rft *r, uint64_t index, uint64_t term, int err)
 	if (!r->snap_taking || index != r->take_index)
 		return;
 	r->snap_taking = false;
-	if (err < 0 || index <= r->snap_index)
+	if (err < 0) {
+		/* Try again after a few more entries, not on every one. */
+		r->snap_retry_applied = r->applied +
+		    MAX(1, r->cfg.snapshot_threshold / 8);
+		return;
+	}
+	if (index <= r->snap_index)
 		return;
 	r->snap_index = index;
 	r->snap_term = term;

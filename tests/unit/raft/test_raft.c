@@ -573,6 +573,8 @@ struct host {
 	bool pending_snap;
 	uint64_t si, st;
 	unsigned persists;
+	bool fail_snap;
+	unsigned takes;
 };
 
 static void h_send(void *ud, const struct rft_msg *m) { ck_abort_msg("single server sends"); }
@@ -614,12 +616,15 @@ h_take(void *ud, uint64_t index, uint64_t term, const struct rft_conf *c)
 {
 	struct host *h = ud;
 	struct rft_snap_writer *w;
-	ck_assert_int_eq(rft_snap_create(tmpdir, index, term, c, true, &w), 0);
-	ck_assert_int_eq(rft_snap_write(w, &h->state, sizeof(h->state)), 0);
-	ck_assert_int_eq(rft_snap_commit(w), 0);
+	h->takes++;
 	h->pending_snap = true;
 	h->si = index;
 	h->st = term;
+	if (h->fail_snap)
+		return;
+	ck_assert_int_eq(rft_snap_create(tmpdir, index, term, c, true, &w), 0);
+	ck_assert_int_eq(rft_snap_write(w, &h->state, sizeof(h->state)), 0);
+	ck_assert_int_eq(rft_snap_commit(w), 0);
 }
 
 static const struct rft_cbs host_cbs = {
@@ -637,7 +642,8 @@ host_drain(struct host *h)
 		}
 		if (h->pending_snap) {
 			h->pending_snap = false;
-			rft_snapshot_taken(h->r, h->si, h->st, 0);
+			rft_snapshot_taken(h->r, h->si, h->st,
+			    h->fail_snap ? -EIO : 0);
 		}
 	}
 }
@@ -685,6 +691,27 @@ host_stop(struct host *h)
 	rft_free(h->r);
 	rft_store_close(h->log);
 }
+
+/* A failing snapshot is retried every threshold/8 entries, not on every
+ * applied entry; the log is not compacted meanwhile. */
+START_TEST(snapshot_failure_backoff)
+{
+	mk_tmp();
+	struct host h;
+	host_start(&h, true);
+	h.fail_snap = true;
+	for (unsigned i = 1; i <= 120; i++) {
+		ck_assert_int_eq(rft_propose(h.r, "1", 1, 0, NULL), 0);
+		host_drain(&h);
+	}
+	ck_assert_uint_ge(h.takes, 5);
+	ck_assert_uint_le(h.takes, 15);
+	ck_assert_uint_eq(rft_snapshot_index(h.r), 0);
+	ck_assert_uint_eq(rft_first_index(h.r), 1);
+	host_stop(&h);
+	rm_tmp();
+}
+END_TEST
 
 START_TEST(single_server_restart)
 {
@@ -738,6 +765,7 @@ raft_suite(void)
 	tcase_add_test(st, snapshots_keep_two_and_skip_corrupt);
 	tcase_add_test(st, snapshot_interrupted_write);
 	tcase_add_test(st, single_server_restart);
+	tcase_add_test(st, snapshot_failure_backoff);
 	suite_add_tcase(s, st);
 	return s;
 }
