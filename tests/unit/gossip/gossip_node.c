@@ -208,6 +208,8 @@ main(int argc, char **argv)
 	ev_signal_start(loop, &sterm);
 	ev_run(loop, 0);
 	gossip_pool_free(pool);
+	for (size_t i = 0; i < ntags; i += 2)
+		free((char *)tags[i]);
 	note("stopped");
 	return 0;
 }

@@ -10,5 +10,6 @@ extern const char *gt_datadir;
 TCase *gt_codec_tcase(void);
 TCase *gt_capture_tcase(void);
 TCase *gt_sim_tcase(void);
+TCase *gt_sim2_tcase(void);
 
 #endif

@@ -78,6 +78,7 @@ sim_add(struct sim *sim, const char *name, const struct gossip_serf_config *c)
 		cfg.tags = tags;
 		cfg.ntags = 4;
 	}
+	n->cfg = cfg;
 	n->s = gossip_serf_new(&cfg, sim->now);
 	n->up = true;
 	n->auto_respond = true;
@@ -338,6 +339,25 @@ void
 sim_kill(struct sim *sim, int node)
 {
 	sim->nodes[node].up = false;
+}
+
+void
+sim_restart(struct sim *sim, int node, int addr_last)
+{
+	struct sim_node *n = &sim->nodes[node];
+	char ip[32];
+	gossip_serf_free(n->s);
+	if (addr_last > 0) {
+		snprintf(ip, sizeof(ip), "10.0.0.%d", addr_last);
+		ck_assert_int_eq(gossip_addr_parse(ip, 7946, &n->addr), 0);
+		n->cfg.ml.addr = n->addr;
+	}
+	n->cfg.ml.seed = rnd(sim);
+	n->cfg.keyring = &n->kr;
+	n->s = gossip_serf_new(&n->cfg, sim->now);
+	n->up = true;
+	n->left = false;
+	n->joined = n->join_failed = 0;
 }
 
 void

@@ -24,6 +24,7 @@ struct sim_log {
 
 struct sim_node {
 	struct gossip_serf *s;
+	struct gossip_serf_config cfg;	/* as created, for restarts */
 	struct gossip_addr addr;
 	struct gossip_keyring kr;
 	char name[32];
@@ -64,6 +65,9 @@ bool sim_run_until(struct sim *sim, uint64_t ms,
     bool (*pred)(struct sim *, void *), void *arg);
 /* Crash (no leave): the node stops and drops everything. */
 void sim_kill(struct sim *sim, int node);
+/* A fresh process under the same name and address (incarnation 1, empty
+ * member list, same keyring); addr_last changes the address if > 0. */
+void sim_restart(struct sim *sim, int node, int addr_last);
 /* Deliver raw bytes as a datagram from an unknown address. */
 void sim_inject(struct sim *sim, int node, const uint8_t *p, size_t n);
 

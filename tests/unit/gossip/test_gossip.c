@@ -20,6 +20,7 @@ main(int argc, char **argv)
 	suite_add_tcase(s, gt_codec_tcase());
 	suite_add_tcase(s, gt_capture_tcase());
 	suite_add_tcase(s, gt_sim_tcase());
+	suite_add_tcase(s, gt_sim2_tcase());
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
