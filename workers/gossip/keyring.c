@@ -9,6 +9,8 @@
 
 #include <openssl/evp.h>
 
+#include "lib/json.h"
+
 void
 gossip_keyring_init(struct gossip_keyring *kr)
 {
@@ -317,4 +319,54 @@ gossip_crypt_strerror(int rc)
 		return "bad padding in decrypted message";
 	}
 	return "encryption failure";
+}
+
+int
+gossip_keyring_load_json(struct gossip_keyring *kr, const char *json,
+    size_t len, const char **why)
+{
+	struct gossip_keyring tmp;
+	uint8_t key[32];
+	size_t klen;
+	const char *b64;
+
+	*why = "";
+	yajl_val v = json_parse(json, len, NULL);
+	if (v == NULL || !YAJL_IS_ARRAY(v)) {
+		*why = "keyring file is not a JSON array";
+		yajl_tree_free(v);
+		return -EINVAL;
+	}
+	gossip_keyring_init(&tmp);
+	for (size_t i = 0; i < v->u.array.len; i++) {
+		if (!json_as_str(v->u.array.values[i], &b64) ||
+		    gossip_key_from_base64(b64, key, &klen) < 0) {
+			*why = "keyring file holds an invalid key";
+			yajl_tree_free(v);
+			return -EINVAL;
+		}
+		if (gossip_keyring_add(&tmp, key, klen) < 0) {
+			*why = "too many keys in the keyring file";
+			yajl_tree_free(v);
+			return -EINVAL;
+		}
+	}
+	yajl_tree_free(v);
+	*kr = tmp;
+	return 0;
+}
+
+void
+gossip_keyring_to_json(const struct gossip_keyring *kr, struct buf *out)
+{
+	char b64[48];
+	struct json_w w;
+	json_w_init(&w, out, false);
+	json_w_arr_open(&w);
+	for (unsigned i = 0; i < kr->n; i++) {
+		gossip_key_to_base64(kr->key[i], kr->keylen[i], b64);
+		json_w_str(&w, b64);
+	}
+	json_w_arr_close(&w);
+	json_w_finish(&w);
 }

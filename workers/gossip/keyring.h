@@ -72,6 +72,16 @@ int gossip_encrypt(const struct gossip_keyring *kr, unsigned vsn,
 int gossip_decrypt(const struct gossip_keyring *kr, const uint8_t *msg,
     size_t n, const uint8_t *aad, size_t aadlen, struct buf *out);
 
+/*
+ * The keyring file serf and Consul keep (serf/local.keyring,
+ * serf/remote.keyring): a JSON array of base64 keys, primary first.
+ * load replaces kr; -EINVAL (with *why) on a malformed file or key.
+ */
+int gossip_keyring_load_json(struct gossip_keyring *kr, const char *json,
+    size_t len, const char **why);
+void gossip_keyring_to_json(const struct gossip_keyring *kr,
+    struct buf *out);
+
 /* Length of the envelope for an n-byte plaintext (version 0 or 1). */
 size_t gossip_encrypted_len(unsigned vsn, size_t n);
 const char *gossip_crypt_strerror(int rc);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tests/unit/gossip/gossip_test.h"
+#include "workers/gossip/consul_merge.h"
 #include "workers/gossip/lzw.h"
 #include "workers/gossip/serf_wire.h"
 #include "workers/gossip/wire.h"
@@ -716,6 +717,90 @@ START_TEST(serf_roundtrip)
 }
 END_TEST
 
+/* serf's keyring file: a JSON array of base64 keys, primary first. */
+START_TEST(keyring_file)
+{
+	struct gossip_keyring kr, back;
+	struct buf json;
+	const char *why;
+	char txt[128];
+
+	ring_with(&kr, key_a);
+	uint8_t k2[16];
+	memset(k2, 3, sizeof(k2));
+	ck_assert_int_eq(gossip_keyring_add(&kr, k2, 16), 0);
+	buf_init(&json);
+	gossip_keyring_to_json(&kr, &json);
+	snprintf(txt, sizeof(txt), "[\"%s\",\"AwMDAwMDAwMDAwMDAwMDAw==\"]",
+	    key_a);
+	ck_assert_str_eq((const char *)json.data, txt);
+	ck_assert_int_eq(gossip_keyring_load_json(&back, (const char *)json.data,
+	    json.len, &why), 0);
+	ck_assert_uint_eq(back.n, 2);
+	ck_assert_uint_eq(back.keylen[1], 16);
+	ck_assert(memcmp(back.key[0], kr.key[0], 32) == 0);
+	ck_assert_int_eq(gossip_keyring_load_json(&back, "{}", 2, &why),
+	    -EINVAL);
+	ck_assert_int_eq(gossip_keyring_load_json(&back, "[\"c2hvcnQ=\"]", 12,
+	    &why), -EINVAL);
+	ck_assert_str_eq(why, "keyring file holds an invalid key");
+	ck_assert_uint_eq(back.n, 2);	/* unchanged on error */
+	buf_free(&json);
+}
+END_TEST
+
+static struct gossip_member
+mk(const char *name, const char *const *kv, size_t n)
+{
+	struct gossip_member m = { .name = (char *)name, .tags = (char **)kv,
+		.ntags = n };
+	return m;
+}
+
+/* Consul's merge delegates (LAN and WAN). */
+START_TEST(consul_merge_checks)
+{
+	static const char *const server[] = { "role", "consul", "dc", "dc1",
+		"port", "8300", "vsn", "2", "build", "1.17.0:abc", "id", "a" };
+	static const char *const badport[] = { "role", "consul", "dc", "dc1",
+		"port", "x", "vsn", "2", "build", "1.17.0" };
+	static const char *const client2[] = { "role", "node", "dc", "dc2" };
+	static const char *const seg[] = { "role", "node", "dc", "dc1",
+		"segment", "alpha" };
+	static const char *const sameid[] = { "role", "node", "dc", "dc1",
+		"id", "a", "build", "1.2.0" };
+	struct gossip_consul_merge lan = { .dc = "dc1", .node_id = "me",
+		.node_name = "self" }, wan = { .wan = true };
+	struct gossip_member ms[2];
+	char why[256];
+
+	ck_assert(gossip_consul_is_server(&(struct gossip_member){ .name = "s",
+	    .tags = (char **)server, .ntags = 12 }));
+	ms[0] = mk("s", server, 12);
+	ck_assert_int_eq(gossip_consul_merge(&lan, ms, 1, why, sizeof(why)), 0);
+	ck_assert_int_eq(gossip_consul_merge(&wan, ms, 1, why, sizeof(why)), 0);
+	ms[0] = mk("bad", badport, 10);
+	ck_assert_int_lt(gossip_consul_merge(&wan, ms, 1, why, sizeof(why)), 0);
+	ck_assert_str_eq(why, "Member 'bad' is not a server");
+	ms[0] = mk("c2", client2, 4);
+	ck_assert_int_lt(gossip_consul_merge(&lan, ms, 1, why, sizeof(why)), 0);
+	ck_assert_str_eq(why, "Member 'c2' part of wrong datacenter 'dc2'");
+	ms[0] = mk("sg", seg, 6);
+	ck_assert_int_lt(gossip_consul_merge(&lan, ms, 1, why, sizeof(why)), 0);
+	ck_assert_str_eq(why,
+	    "Member 'sg' part of wrong segment 'alpha' (expected '')");
+	ms[0] = mk("s", server, 12);
+	ms[1] = mk("twin", sameid, 8);
+	ck_assert_int_lt(gossip_consul_merge(&lan, ms, 2, why, sizeof(why)), 0);
+	ck_assert_str_eq(why,
+	    "Member 'twin' has conflicting node ID 'a' with member 's'");
+	snprintf(lan.node_id, sizeof(lan.node_id), "a");
+	ck_assert_int_lt(gossip_consul_merge(&lan, ms, 1, why, sizeof(why)), 0);
+	ck_assert_str_eq(why,
+	    "Member 's' has conflicting node ID 'a' with this agent's ID");
+}
+END_TEST
+
 TCase *
 gt_codec_tcase(void)
 {
@@ -736,5 +821,7 @@ gt_codec_tcase(void)
 	tcase_add_test(tc, stream_framing);
 	tcase_add_test(tc, stream_errors);
 	tcase_add_test(tc, serf_roundtrip);
+	tcase_add_test(tc, keyring_file);
+	tcase_add_test(tc, consul_merge_checks);
 	return tc;
 }

@@ -12,6 +12,7 @@
 
 #include "tests/unit/gossip/gossip_test.h"
 #include "tests/unit/gossip/sim.h"
+#include "workers/gossip/consul_merge.h"
 
 static const char *key_a = "CDxNaqeo1HKF9kIaRDrjHHZ6OacHsMHGdcG+8ZZ3KYU=";
 static const char *key_b = "h/8XUpUJTkkBxDMFpB8dZDnZFLRL+qPoiPdyNYeZ7DY=";
@@ -354,6 +355,57 @@ START_TEST(sim_tag_filter)
 }
 END_TEST
 
+/* Consul's LAN merge checks: a node of another datacenter cannot join
+ * and is never listed; a node reusing a member's node ID fails its own
+ * join (as in Consul, the seed only sees the newcomer's own state, so
+ * the seed's check cannot catch it). */
+START_TEST(sim_consul_merge)
+{
+	static const char *const t0[] = { "role", "node", "dc", "dc1", "id",
+		"11111111-0000-0000-0000-000000000000", "build", "1.17.0:abc" };
+	static const char *const t1[] = { "role", "node", "dc", "dc1", "id",
+		"22222222-0000-0000-0000-000000000000", "build", "1.17.0:abc" };
+	static const char *const other_dc[] = { "role", "node", "dc", "dc2",
+		"id", "33333333-0000-0000-0000-000000000000" };
+	static const char *const dup_id[] = { "role", "node", "dc", "dc1",
+		"id", "22222222-0000-0000-0000-000000000000", "build",
+		"1.17.0:abc" };
+	static struct gossip_consul_merge md[4];
+	const char *const *tags[4] = { t0, t1, other_dc, dup_id };
+	size_t ntags[4] = { 8, 8, 6, 8 };
+	struct gossip_serf_config cfg;
+	struct sim sim;
+
+	sim_init(&sim, 101);
+	for (int i = 0; i < 4; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "c%d", i);
+		gossip_serf_config_consul_lan(&cfg);
+		cfg.tags = tags[i];
+		cfg.ntags = ntags[i];
+		memset(&md[i], 0, sizeof(md[i]));
+		snprintf(md[i].dc, sizeof(md[i].dc), "%s", i == 2 ? "dc2" : "dc1");
+		snprintf(md[i].node_id, sizeof(md[i].node_id), "%s",
+		    tags[i][5]);
+		snprintf(md[i].node_name, sizeof(md[i].node_name), "%s", name);
+		cfg.merge = gossip_consul_merge;
+		cfg.merge_arg = &md[i];
+		sim_add(&sim, name, &cfg);
+	}
+	sim_join(&sim, 1, 0);
+	sim_run(&sim, 5000);
+	ck_assert_uint_eq(sim.nodes[1].joined, 1);
+	sim_join(&sim, 2, 0);
+	sim_join(&sim, 3, 0);
+	sim_run(&sim, 10000);
+	ck_assert_uint_eq(sim.nodes[2].join_failed, 1);
+	ck_assert_uint_eq(sim.nodes[3].join_failed, 1);
+	ck_assert_int_eq(sim_status(&sim, 0, "c2"), GOSSIP_MEMBER_NONE);
+	ck_assert_int_eq(sim_status(&sim, 0, "c1"), GOSSIP_MEMBER_ALIVE);
+	sim_free(&sim);
+}
+END_TEST
+
 TCase *
 gt_sim2_tcase(void)
 {
@@ -367,5 +419,6 @@ gt_sim2_tcase(void)
 	tcase_add_test(tc, sim_conflict_and_reclaim);
 	tcase_add_test(tc, sim_labels);
 	tcase_add_test(tc, sim_tag_filter);
+	tcase_add_test(tc, sim_consul_merge);
 	return tc;
 }
