@@ -40,7 +40,9 @@ bench)
 	;;
 fuzz)
 	./.ci/deps bench
-	CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+	# Coverage for the libraries too, libFuzzer linked only into the targets.
+	CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fsanitize=fuzzer-no-link
 	;;
 *)
 	echo "usage: $0 dev|test|build|bench|fuzz" >&2
