@@ -45,6 +45,7 @@ struct cli_cmd {
 	X("info", cli_cmd_info,						\
 	    "Provides debugging information for operators.")		\
 	X("keygen", cli_cmd_keygen, "Generates a new encryption key")	\
+	X("kv", cli_cmd_kv, "Interact with the key-value store")	\
 	X("leave", cli_cmd_leave,					\
 	    "Gracefully leaves the Muster cluster and shuts down")	\
 	X("members", cli_cmd_members,					\
