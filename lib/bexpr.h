@@ -49,9 +49,8 @@
  * POSIX regcomp: Go's syntax (\d \w \s \b, (?i) (?s) (?m), (?:...),
  * non-greedy *? +?, \Q..\E, [[:alpha:]], \x{...}), unanchored match, and
  * linear time in the subject length (a Thompson NFA, no backtracking), so a
- * hostile pattern cannot stall a worker.  Differences from Go: \p{...}
- * supports only Any and ASCII (others are a compile error), and (?i) folds
- * ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic and Armenian only.
+ * hostile pattern cannot stall a worker.  \p{...} classes and (?i) folding
+ * use Go's Unicode tables (lib/bexpr_unicode.c).
  *
  * Two ways to bind an expression to data:
  *   - typed (bexpr_compile_typed): selectors, operators and literals are

@@ -79,6 +79,17 @@ int bx_re_compile(const char *pat, size_t len, struct bx_re **out,
 bool bx_re_match(struct bx_re *re, const char *s, size_t len);
 void bx_re_free(struct bx_re *re);
 
+/* bexpr_unicode.c: Go's unicode tables (categories, scripts, folding). */
+struct bx_utable {
+	const char *name;
+	const uint32_t *r;	/* lo,hi pairs */
+	size_t n;		/* uint32s */
+};
+extern const struct bx_utable bx_utables[];
+extern const size_t bx_nutables;
+extern const uint32_t bx_fold_orbit[][2];	/* sorted by [0] */
+extern const size_t bx_nfold;
+
 /* bexpr_go.c: Go runtime behaviours. */
 #define BX_RUNE_ERROR 0xFFFDu
 /* utf8.DecodeRune: width 0 at end, (RuneError, 1) on a bad sequence. */

@@ -6,9 +6,9 @@
  * linear in the subject, memory fixed at compile time.  Only "is there a
  * match anywhere" is answered, so greediness and captures do not matter.
  *
- * Differences from Go, documented in lib/bexpr.h: \p{...} knows only Any
- * and ASCII; case folding covers ASCII, Latin-1, Latin Extended-A, Greek,
- * Cyrillic and Armenian.
+ * Unicode classes and case folding use Go's own tables (bexpr_unicode.c,
+ * Unicode 13 as in Go 1.19); names also match Go's later canonical forms
+ * (case, "_", "-", " " ignored) and \p{ASCII}.
  */
 #include "lib/bexpr_int.h"
 
@@ -128,98 +128,54 @@ cls_has(const struct cls *c, uint32_t r)
 	return false;
 }
 
-/* Case-fold partners of r (Unicode simple folding, for the scripts listed
- * in the file comment). */
+/* First index in the fold table whose rune is >= r. */
+static size_t
+fold_lower_bound(uint32_t r)
+{
+	size_t lo = 0, hi = bx_nfold;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (bx_fold_orbit[mid][0] < r)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The other members of r's simple-folding orbit (unicode.SimpleFold). */
 static size_t
 fold_equiv(uint32_t r, uint32_t out[3])
 {
-	size_t n = 0;
+	size_t n = 0, k;
+	uint32_t f = r;
 
-	switch (r) {
-	case 'K': case 'k': case 0x212A:
-		if (r != 'K') out[n++] = 'K';
-		if (r != 'k') out[n++] = 'k';
-		if (r != 0x212A) out[n++] = 0x212A;
-		return n;
-	case 'S': case 's': case 0x17F:
-		if (r != 'S') out[n++] = 'S';
-		if (r != 's') out[n++] = 's';
-		if (r != 0x17F) out[n++] = 0x17F;
-		return n;
-	case 0xB5: case 0x39C: case 0x3BC:
-		if (r != 0xB5) out[n++] = 0xB5;
-		if (r != 0x39C) out[n++] = 0x39C;
-		if (r != 0x3BC) out[n++] = 0x3BC;
-		return n;
-	case 0x3A3: case 0x3C2: case 0x3C3:
-		if (r != 0x3A3) out[n++] = 0x3A3;
-		if (r != 0x3C2) out[n++] = 0x3C2;
-		if (r != 0x3C3) out[n++] = 0x3C3;
-		return n;
-	case 0xFF: out[0] = 0x178; return 1;
-	case 0x178: out[0] = 0xFF; return 1;
-	case 0xDF: out[0] = 0x1E9E; return 1;
-	case 0x1E9E: out[0] = 0xDF; return 1;
-	case 0x386: out[0] = 0x3AC; return 1;
-	case 0x3AC: out[0] = 0x386; return 1;
-	case 0x38C: out[0] = 0x3CC; return 1;
-	case 0x3CC: out[0] = 0x38C; return 1;
-	case 0x4C0: out[0] = 0x4CF; return 1;
-	case 0x4CF: out[0] = 0x4C0; return 1;
+	for (;;) {
+		k = fold_lower_bound(f);
+		if (k >= bx_nfold || bx_fold_orbit[k][0] != f)
+			return n;
+		f = bx_fold_orbit[k][1];
+		if (f == r || n == 3)
+			return n;
+		out[n++] = f;
 	}
-	if ((r >= 'A' && r <= 'Z') || (r >= 0xC0 && r <= 0xDE && r != 0xD7) ||
-	    (r >= 0x391 && r <= 0x3AB) || (r >= 0x410 && r <= 0x42F))
-		out[0] = r + 0x20;
-	else if ((r >= 'a' && r <= 'z') || (r >= 0xE0 && r <= 0xFE &&
-	    r != 0xF7) || (r >= 0x3B1 && r <= 0x3CB) ||
-	    (r >= 0x430 && r <= 0x44F))
-		out[0] = r - 0x20;
-	else if (r >= 0x388 && r <= 0x38A)
-		out[0] = r + 0x25;
-	else if (r >= 0x3AD && r <= 0x3AF)
-		out[0] = r - 0x25;
-	else if (r >= 0x38E && r <= 0x38F)
-		out[0] = r + 0x3F;
-	else if (r >= 0x3CD && r <= 0x3CE)
-		out[0] = r - 0x3F;
-	else if (r >= 0x400 && r <= 0x40F)
-		out[0] = r + 0x50;
-	else if (r >= 0x450 && r <= 0x45F)
-		out[0] = r - 0x50;
-	else if (r >= 0x531 && r <= 0x556)
-		out[0] = r + 0x30;
-	else if (r >= 0x561 && r <= 0x586)
-		out[0] = r - 0x30;
-	else if ((r >= 0x100 && r <= 0x12F) || (r >= 0x132 && r <= 0x137) ||
-	    (r >= 0x14A && r <= 0x177) || (r >= 0x460 && r <= 0x481) ||
-	    (r >= 0x48A && r <= 0x4BF) || (r >= 0x4D0 && r <= 0x52F))
-		out[0] = r ^ 1;	/* even upper, odd lower */
-	else if ((r >= 0x139 && r <= 0x148) || (r >= 0x179 && r <= 0x17E) ||
-	    (r >= 0x4C1 && r <= 0x4CE))
-		out[0] = (r & 1) ? r + 1 : r - 1;	/* odd upper */
-	else
-		return 0;
-	return 1;
 }
 
+/* Add lo-hi and, under (?i), every rune fold-equivalent to one in it. */
 static void
 cls_add_folded(struct cls *c, uint32_t lo, uint32_t hi, unsigned flags)
 {
-	/* Runes that have partners, as fold_equiv knows them. */
-	static const uint32_t dom[][2] = { { 0x41, 0x24F }, { 0x370, 0x58F },
-		{ 0x1E9E, 0x1E9E }, { 0x212A, 0x212A } };
 	uint32_t eq[3];
 
 	cls_add(c, lo, hi);
 	if (!(flags & F_FOLD))
 		return;
-	for (size_t d = 0; d < nitems(dom); d++) {
-		uint32_t a = MAX(lo, dom[d][0]), b = MIN(hi, dom[d][1]);
-		for (uint32_t r = a; a <= b && r <= b; r++) {
-			size_t k = fold_equiv(r, eq);
-			for (size_t j = 0; j < k; j++)
-				cls_add(c, eq[j], eq[j]);
-		}
+	for (size_t k = fold_lower_bound(lo);
+	    k < bx_nfold && bx_fold_orbit[k][0] <= hi; k++) {
+		size_t n = fold_equiv(bx_fold_orbit[k][0], eq);
+		for (size_t j = 0; j < n; j++)
+			cls_add(c, eq[j], eq[j]);
 	}
 }
 
@@ -475,25 +431,63 @@ posix_class(struct rp *p, struct cls *c)
 	return -1;
 }
 
-/*
- * \p{Name} / \pN: Go knows every Unicode category and script; we know Any
- * and ASCII.  Names Go would reject get Go's error, names it would accept
- * get ours.  Returns 1 parsed, 0 not a \p, -1 error.
- */
+/* Go's canonicalName: names match ignoring case and "_", "-", " ". */
+static bool
+uname_eq(const char *a, const char *b, size_t blen)
+{
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		while (a[i] == '_' || a[i] == '-' || a[i] == ' ')
+			i++;
+		while (j < blen && (b[j] == '_' || b[j] == '-' || b[j] == ' '))
+			j++;
+		if (a[i] == '\0' || j == blen)
+			return a[i] == '\0' && j == blen;
+		if ((a[i] | 0x20) != (b[j] | 0x20))
+			return false;
+		i++;
+		j++;
+	}
+}
+
+/* Append the named table (categories, scripts, Any, ASCII); false if Go
+ * knows no such name.  Exact names win over canonical matches, so "Lu"
+ * and "LU" are not confused with "Lu"-like script names. */
+static bool
+append_utable(struct cls *g, const char *nm, size_t len)
+{
+	const struct bx_utable *t = NULL;
+
+	if (len == 3 && memcmp(nm, "Any", 3) == 0) {
+		cls_add(g, 0, MAXRUNE);
+		return true;
+	}
+	if (uname_eq("ascii", nm, len)) {
+		cls_add(g, 0, 0x7F);
+		return true;
+	}
+	for (size_t i = 0; i < bx_nutables && t == NULL; i++)
+		if (strlen(bx_utables[i].name) == len &&
+		    memcmp(bx_utables[i].name, nm, len) == 0)
+			t = &bx_utables[i];
+	for (size_t i = 0; i < bx_nutables && t == NULL; i++)
+		if (uname_eq(bx_utables[i].name, nm, len))
+			t = &bx_utables[i];
+	if (t == NULL)
+		return false;
+	for (size_t k = 0; k < t->n; k += 2)
+		cls_add(g, t->r[k], t->r[k + 1]);
+	return true;
+}
+
+/* \p{Name} / \pN / \P... / \p{^Name}; 1 parsed, 0 not a \p, -1 error. */
 static int
 unicode_class(struct rp *p, struct cls *c)
 {
-	static const char *const known[] = { "C", "Cc", "Cf", "Co", "Cs", "L",
-		"Ll", "Lm", "Lo", "Lt", "Lu", "Lc", "M", "Mc", "Me", "Mn", "N",
-		"Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps",
-		"S", "Sc", "Sk", "Sm", "So", "Z", "Zl", "Zp", "Zs", "Arabic",
-		"Armenian", "Bengali", "Common", "Cyrillic", "Devanagari",
-		"Georgian", "Greek", "Han", "Hangul", "Hebrew", "Hiragana",
-		"Inherited", "Katakana", "Latin", "Thai", "Letter", "Number",
-		"Punctuation", "Symbol", "Mark", "Separator", "Other" };
 	const char *s = p->s + p->i, *nm;
 	size_t rest = p->n - p->i, seqlen, nmlen;
-	struct cls g = { 0 };
+	struct cls g = { 0 }, f = { 0 };
 	bool neg;
 	uint32_t r;
 
@@ -520,20 +514,15 @@ unicode_class(struct rp *p, struct cls *c)
 		nm++;
 		nmlen--;
 	}
-	if ((nmlen == 3 && strncmp(nm, "Any", 3) == 0)) {
-		cls_add(&g, 0, MAXRUNE);
-	} else if (nmlen == 5 && strncasecmp(nm, "ascii", 5) == 0) {
-		cls_add(&g, 0, 0x7F);
-	} else {
-		for (size_t i = 0; i < nitems(known); i++)
-			if (strlen(known[i]) == nmlen &&
-			    strncmp(known[i], nm, nmlen) == 0) {
-				re_fail(p, "Unicode class not supported by "
-				    "muster (only Any and ASCII)", s, seqlen);
-				return -1;
-			}
+	if (!append_utable(&g, nm, nmlen)) {
 		re_fail(p, "invalid character class range", s, seqlen);
 		return -1;
+	}
+	if (p->flags & F_FOLD) {
+		for (size_t k = 0; k < g.n; k += 2)
+			cls_add_folded(&f, g.r[k], g.r[k + 1], p->flags);
+		free(g.r);
+		g = f;
 	}
 	if (neg)
 		cls_negate(&g);

@@ -517,23 +517,16 @@ START_TEST(test_regex_linear)
 }
 END_TEST
 
-/* Documented differences from Go's regexp. */
-START_TEST(test_regex_unicode_classes)
+/* \p{ASCII} and canonical class names are later Go's; Go 1.19 (whose
+ * results the oracle table holds) rejected them. */
+START_TEST(test_regex_unicode_names)
 {
-	struct buf err;
-
-	buf_init(&err);
-	ck_assert_ptr_null(bexpr_compile("S matches `\\pL`", &err));
-	ck_assert_str_eq((char *)err.data, BEXPR_ERR_PREFIX
-	    "Failed to compile regular expression \"\\\\pL\": error parsing "
-	    "regexp: Unicode class not supported by muster (only Any and "
-	    "ASCII): `\\pL`");
-	buf_reset(&err);
 	ck_assert(typed_match(&sample_t, "{\"S\":\"abc\"}",
 	    "S matches `^\\p{ASCII}+$` and S not matches `\\P{ASCII}`"));
 	ck_assert(!typed_match(&sample_t, "{\"S\":\"ab\xc3\xa9\"}",
 	    "S matches `^[\\p{ASCII}]+$`"));
-	buf_free(&err);
+	ck_assert(typed_match(&sample_t, "{\"S\":\"\xce\xb1\"}",
+	    "S matches `^\\p{greek}$` and S matches `\\p{LL}`"));
 }
 END_TEST
 
@@ -562,7 +555,7 @@ bexpr_suite(void)
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_parse_time);
 	tcase_add_test(tc, test_regex_linear);
-	tcase_add_test(tc, test_regex_unicode_classes);
+	tcase_add_test(tc, test_regex_unicode_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
