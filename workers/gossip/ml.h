@@ -113,6 +113,11 @@ struct gossip_ml_config {
 	struct gossip_wire_cfg wire;	/* keyring pointer stays the caller's */
 	char label[GOSSIP_MAX_LABEL + 1];
 	uint64_t seed;
+	/* Optional microsecond clock used only to time ping round trips
+	 * for network coordinates (NULL: the millisecond times given to
+	 * the entry points, as in simulations). */
+	uint64_t (*rtt_clock)(void *arg);
+	void *rtt_clock_arg;
 	const struct gossip_ml_delegate *delegate;
 	void *delegate_arg;
 };

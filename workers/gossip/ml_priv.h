@@ -63,6 +63,7 @@ struct probe {
 	uint8_t pmax;
 	uint32_t seq;
 	uint64_t start, timeout_at, deadline;
+	uint64_t start_us;		/* for the RTT */
 	unsigned expected_nacks, nacks;
 	int tcp;		/* 0 none, 1 pending, 2 ok, 3 failed */
 	uint64_t tcp_id;

@@ -211,9 +211,12 @@ ml_probe_ack(struct gossip_ml *ml, uint64_t now, uint32_t seq,
 	struct probe *pr = &ml->probe;
 	if (pr->phase == 0 && ml->d->notify_ping_complete) {
 		const struct gossip_node *n = ml_find(ml, pr->target);
+		uint64_t end = ml->cfg.rtt_clock ?
+		    ml->cfg.rtt_clock(ml->cfg.rtt_clock_arg) : now * 1000;
 		if (n != NULL)
 			ml->d->notify_ping_complete(ml->darg, now, n,
-			    (now - pr->start) * 1000, payload->p, payload->n);
+			    end > pr->start_us ? end - pr->start_us : 0,
+			    payload->p, payload->n);
 	}
 	probe_done(ml, now, true);
 }
@@ -295,6 +298,8 @@ probe_start(struct gossip_ml *ml, uint64_t now)
 	pr->pmax = node->vsn[1];
 	pr->seq = ++ml->seq;
 	pr->start = now;
+	pr->start_us = ml->cfg.rtt_clock ?
+	    ml->cfg.rtt_clock(ml->cfg.rtt_clock_arg) : now * 1000;
 	pr->timeout_at = now + ml->cfg.probe_timeout;
 	pr->deadline = now + (uint64_t)ml->cfg.probe_interval *
 	    (ml->health + 1);

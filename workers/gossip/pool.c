@@ -477,6 +477,12 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ------------------------------------------------------------ life */
 
+static uint64_t
+rtt_clock_us(void *arg)
+{
+	return mono_ns() / 1000;
+}
+
 struct gossip_pool *
 gossip_pool_new(struct ev_loop *loop, const struct gossip_pool_config *cfg,
     int udp_fd, int tcp_listen_fd)
@@ -491,6 +497,8 @@ gossip_pool_new(struct ev_loop *loop, const struct gossip_pool_config *cfg,
 	p->cfg = *cfg;
 	p->udp = udp_fd;
 	p->tcp = tcp_listen_fd;
+	if (p->cfg.serf.ml.rtt_clock == NULL)
+		p->cfg.serf.ml.rtt_clock = rtt_clock_us;
 	p->s = gossip_serf_new(&p->cfg.serf, gossip_pool_now(p));
 	ev_io_init(&p->udp_io, on_udp, udp_fd, EV_READ);
 	p->udp_io.data = p;

@@ -163,6 +163,8 @@ member_add(struct gossip_serf *s, const char *name)
 	return m;
 }
 
+static void coord_forget(struct gossip_serf *s, const char *name);
+
 static void
 member_erase(struct gossip_serf *s, uint64_t now, struct smember *m)
 {
@@ -178,6 +180,7 @@ member_erase(struct gossip_serf *s, uint64_t now, struct smember *m)
 			break;
 		}
 	log_info("serf: EventMemberReap: %s", m->m.name);
+	coord_forget(s, m->m.name);
 	serf_emit_member(s, now, GOSSIP_EV_MEMBER_REAP, &m->m);
 	gossip_member_free(&m->m);
 	free(m);
@@ -721,12 +724,85 @@ d_notify_conflict(void *arg, const struct gossip_node *mine,
 	    mine->name, a, b);
 }
 
-/* A node that has made no RTT observations reports this coordinate. */
 static void
 d_ack_payload(void *arg, struct buf *out)
 {
-	struct gossip_coord c = { .error = 1.5, .height = 1e-5 };
-	gossip_coord_encode(out, &c);
+	struct gossip_serf *s = arg;
+	gossip_coord_encode(out, &s->viv.coord);
+}
+
+static double
+viv_rand(void *arg)
+{
+	struct gossip_serf *s = arg;
+	return (double)gossip_ml_rand(s->ml, 1ull << 53) / (double)(1ull << 53);
+}
+
+static void
+coord_cache(struct gossip_serf *s, const char *name,
+    const struct gossip_coord *c)
+{
+	for (size_t i = 0; i < s->ncoords; i++)
+		if (strcmp(s->coords[i].name, name) == 0) {
+			s->coords[i].c = *c;
+			return;
+		}
+	s->coords = xrealloc(s->coords, (s->ncoords + 1) * sizeof(*s->coords));
+	s->coords[s->ncoords].name = xstrdup(name);
+	s->coords[s->ncoords++].c = *c;
+}
+
+static void
+coord_forget(struct gossip_serf *s, const char *name)
+{
+	gossip_vivaldi_forget(&s->viv, name);
+	for (size_t i = 0; i < s->ncoords; i++)
+		if (strcmp(s->coords[i].name, name) == 0) {
+			free(s->coords[i].name);
+			s->coords[i] = s->coords[--s->ncoords];
+			return;
+		}
+}
+
+/* An ack to our ping carried the peer's coordinate: one Vivaldi step. */
+static void
+d_notify_ping_complete(void *arg, uint64_t now, const struct gossip_node *n,
+    uint64_t rtt_us, const uint8_t *p, size_t len)
+{
+	struct gossip_serf *s = arg;
+	struct gossip_coord other;
+	if (len == 0)
+		return;
+	if (p[0] != 1) {
+		log_warnx("serf: unsupported ping version: %u", p[0]);
+		return;
+	}
+	if (gossip_coord_decode(p, len, &other) < 0) {
+		log_warnx("serf: failed to decode coordinate from ping");
+		return;
+	}
+	if (gossip_vivaldi_update(&s->viv, n->name, &other,
+	    (double)rtt_us / 1e6, viv_rand, s) < 0) {
+		log_debug("serf: rejected coordinate from %s", n->name);
+		return;
+	}
+	coord_cache(s, n->name, &other);
+}
+
+int
+gossip_serf_coordinate(const struct gossip_serf *s, const char *node,
+    struct gossip_coord *out)
+{
+	if (node == NULL || strcmp(node, s->cfg.ml.name) == 0) {
+		*out = s->viv.coord;
+		return 0;
+	}
+	for (size_t i = 0; i < s->ncoords; i++)
+		if (strcmp(s->coords[i].name, node) == 0) {
+			*out = s->coords[i].c;
+			return 0;
+		}
+	return -ENOENT;
 }
 
 static void
@@ -792,6 +868,7 @@ gossip_serf_new(const struct gossip_serf_config *cfg, uint64_t now)
 	s->intents_q.on_finish = on_intent_finish;
 	s->intents_q.arg = s;
 	s->leave_token = 1;
+	gossip_vivaldi_init(&s->viv);
 	s->dlg = (struct gossip_ml_delegate){
 		.node_meta = d_node_meta,
 		.notify_msg = d_notify_msg,
@@ -805,6 +882,7 @@ gossip_serf_new(const struct gossip_serf_config *cfg, uint64_t now)
 		.notify_alive = d_notify_alive,
 		.notify_conflict = d_notify_conflict,
 		.ack_payload = d_ack_payload,
+		.notify_ping_complete = d_notify_ping_complete,
 		.join_done = d_join_done,
 	};
 	s->cfg.ml.delegate = &s->dlg;
@@ -844,6 +922,10 @@ gossip_serf_free(struct gossip_serf *s)
 	while (gossip_serf_pop_event(s, &e))
 		gossip_event_free(&e);
 	free(s->evq);
+	gossip_vivaldi_free(&s->viv);
+	for (size_t i = 0; i < s->ncoords; i++)
+		free(s->coords[i].name);
+	free(s->coords);
 	free(s->join_ops);
 	free(s->join_ignore);
 	free(s);
@@ -1193,4 +1275,5 @@ gossip_serf_stats(const struct gossip_serf *s, struct gossip_serf_stats *st)
 	st->query_queue = gossip_bq_len(&s->queries_q);
 	st->health_score = gossip_ml_health(s->ml);
 	st->encrypted = gossip_wire_encrypting(gossip_ml_wire(s->ml));
+	st->coordinate_resets = s->viv.resets;
 }

@@ -198,12 +198,18 @@ size_t gossip_serf_num_members(const struct gossip_serf *s);	/* alive */
 uint64_t gossip_serf_default_query_timeout(const struct gossip_serf *s);
 struct gossip_ml *gossip_serf_ml(struct gossip_serf *s);
 
+/* Our network coordinate (node NULL or our name), or the last one heard
+ * from node in an ack; -ENOENT if none. */
+int gossip_serf_coordinate(const struct gossip_serf *s, const char *node,
+    struct gossip_coord *out);
+
 struct gossip_serf_stats {
 	uint64_t member_time, event_time, query_time;
 	size_t members, failed, left;
 	size_t intent_queue, event_queue, query_queue;
 	unsigned health_score;
 	bool encrypted;
+	uint64_t coordinate_resets;
 };
 void gossip_serf_stats(const struct gossip_serf *s,
     struct gossip_serf_stats *st);

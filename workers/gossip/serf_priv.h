@@ -3,6 +3,7 @@
 #define MUSTER_GOSSIP_SERF_PRIV_H
 
 #include "workers/gossip/serf.h"
+#include "workers/gossip/vivaldi.h"
 
 #define SERF_EVENT_BUFFER 512
 #define SERF_QUERY_BUFFER 512
@@ -133,6 +134,13 @@ struct gossip_serf {
 	struct last_member *last;
 	size_t nlast;
 	uint64_t coalesce_end, quiesce_end;
+	struct gossip_vivaldi viv;	/* our network coordinate */
+	struct coord_entry {
+		char *name;
+		struct gossip_coord c;
+	} *coords;			/* last coordinate heard per node */
+	size_t ncoords;
+
 	struct gossip_event *upend;	/* held user events */
 	size_t nupend;
 	uint64_t ucoalesce_end, uquiesce_end;

@@ -92,6 +92,10 @@ run_mode() {
 	serf reachability -rpc-addr=127.0.0.1:19373 > "$dir/reach.txt" 2>&1 && grep -q "Successfully contacted all live nodes" "$dir/reach.txt" \
 	    && ok "$mode: serf reachability" || bad "$mode: reachability (see reach.txt)"
 
+	# cnode's acks carry its Vivaldi coordinate: serf can estimate the RTT
+	serf rtt -rpc-addr=127.0.0.1:19373 cnode > "$dir/rtt.txt" 2>&1 && grep -q "Estimated cnode <-> s1 rtt" "$dir/rtt.txt" \
+	    && ok "$mode: serf rtt to cnode: $(grep -o 'rtt: [0-9.]* ms' "$dir/rtt.txt")" || bad "$mode: serf rtt (see rtt.txt)"
+
 	if [ -n "$key" ]; then
 		local new; new=$(serf keygen)
 		serf keys -install "$new" -rpc-addr=127.0.0.1:19373 > "$dir/keys.txt" 2>&1 \

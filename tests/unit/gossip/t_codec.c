@@ -13,6 +13,7 @@
 #include "workers/gossip/consul_merge.h"
 #include "workers/gossip/lzw.h"
 #include "workers/gossip/serf_wire.h"
+#include "workers/gossip/vivaldi.h"
 #include "workers/gossip/wire.h"
 
 static void
@@ -801,6 +802,42 @@ START_TEST(consul_merge_checks)
 }
 END_TEST
 
+static double
+half(void *arg)
+{
+	return 0.25;
+}
+
+/* Vivaldi: repeated 10 ms observations of a peer pull our estimate to
+ * 10 ms and our error down; bad observations are refused. */
+START_TEST(vivaldi_converges)
+{
+	struct gossip_vivaldi a, b;
+	gossip_vivaldi_init(&a);
+	gossip_vivaldi_init(&b);
+	for (int i = 0; i < 200; i++) {
+		struct gossip_coord ca = a.coord, cb = b.coord;
+		ck_assert_int_eq(gossip_vivaldi_update(&a, "b", &cb, 0.010, half,
+		    NULL), 0);
+		ck_assert_int_eq(gossip_vivaldi_update(&b, "a", &ca, 0.010, half,
+		    NULL), 0);
+	}
+	double d = gossip_coord_distance(&a.coord, &b.coord);
+	ck_assert_msg(d > 0.009 && d < 0.011, "distance %f", d);
+	ck_assert(a.coord.error < 0.5);
+	struct gossip_coord nan = b.coord;
+	nan.vec[3] = 0.0 / 0.0;
+	ck_assert_int_eq(gossip_vivaldi_update(&a, "b", &nan, 0.01, half, NULL),
+	    -EINVAL);
+	ck_assert_int_eq(gossip_vivaldi_update(&a, "b", &b.coord, 11.0, half,
+	    NULL), -EINVAL);
+	gossip_vivaldi_forget(&a, "b");
+	ck_assert_uint_eq(a.npeers, 0);
+	gossip_vivaldi_free(&a);
+	gossip_vivaldi_free(&b);
+}
+END_TEST
+
 TCase *
 gt_codec_tcase(void)
 {
@@ -823,5 +860,6 @@ gt_codec_tcase(void)
 	tcase_add_test(tc, serf_roundtrip);
 	tcase_add_test(tc, keyring_file);
 	tcase_add_test(tc, consul_merge_checks);
+	tcase_add_test(tc, vivaldi_converges);
 	return tc;
 }
