@@ -165,7 +165,8 @@ entries_decode(const struct buf *data, yajl_val *root, struct entry **es,
 	}
 	*es = xcalloc((*root)->u.array.len + 1, sizeof(**es));
 	for (i = 0; i < (*root)->u.array.len; i++)
-		if (entry_decode((*root)->u.array.values[i], &(*es)[i], err) < 0)
+		if (entry_decode((*root)->u.array.values[i], &(*es)[i],
+		    err) < 0)
 			return -1;
 	*n = i;
 	return 0;
@@ -196,8 +197,9 @@ import_one(struct cli_client *c, const char *prefix, const struct entry *e)
 		key = k2;
 	}
 	if (*key == '/') {
-		fprintf(stderr, "Error! Failed writing data for key %s: Invalid "
-		    "key. Key must not begin with a '/': %s\n", key, key);
+		fprintf(stderr, "Error! Failed writing data for key %s: "
+		    "Invalid key. Key must not begin with a '/': %s\n", key,
+		    key);
 		goto out;
 	}
 	kv_path(&path, key);
@@ -260,8 +262,8 @@ import_args(int argc, char **argv, struct buf *data)
 		if (argc == 0)
 			fprintf(stderr, "Error! Missing DATA argument\n");
 		else
-			fprintf(stderr, "Error! Too many arguments (expected 1, "
-			    "got %d)\n", argc);
+			fprintf(stderr, "Error! Too many arguments "
+			    "(expected 1, got %d)\n", argc);
 		return CLI_EXIT_ERR;
 	}
 	if (*argv[0] == '\0') {

@@ -102,8 +102,8 @@ put_send(struct cli_client *c, const char *key, const struct buf *data,
 
 	*ok = false;
 	if (*key == '/') {
-		buf_printf(err, "Invalid key. Key must not begin with a '/': %s",
-		    key);
+		buf_printf(err, "Invalid key. Key must not begin with a "
+		    "'/': %s", key);
 		return -1;
 	}
 	buf_init(&path);
@@ -122,7 +122,8 @@ put_report(const char *key, const struct put_opts *o, int r, bool ok,
 
 	if (o->cas) {
 		if (r < 0)
-			fprintf(stderr, "Error! Did not write to %s: %s\n", key, e);
+			fprintf(stderr, "Error! Did not write to %s: %s\n",
+			    key, e);
 		else if (!ok && o->modify_index == 0)
 			fprintf(stderr, "Error! Did not write to %s: CAS "
 			    "performed with index=0 and key already exists.\n",
@@ -142,7 +143,8 @@ put_report(const char *key, const struct put_opts *o, int r, bool ok,
 	} else if (o->release) {
 		/* consul names the key here, not the error. */
 		if (r < 0)
-			fprintf(stderr, "Error! Failed writing data: %s\n", key);
+			fprintf(stderr, "Error! Failed writing data: %s\n",
+			    key);
 		else if (!ok)
 			fprintf(stderr, "Error! Did not release lock\n");
 		else
@@ -239,8 +241,8 @@ cli_cmd_kv_put(int argc, char **argv)
 		CLI_U64("modify-index", &o.modify_index, "uint", "Unsigned "
 		    "integer representing the ModifyIndex of the key. This is "
 		    "used in combination with the -cas flag."),
-		CLI_BOOL("release", &o.release, "Forfeit the lock on the key at "
-		    "the given path. This requires the -session flag to be "
+		CLI_BOOL("release", &o.release, "Forfeit the lock on the key "
+		    "at the given path. This requires the -session flag to be "
 		    "set. The key must be held by the session in order to be "
 		    "unlocked. The default value is false."),
 		CLI_STR("session", &o.session, "string", "User-defined "
