@@ -1,18 +1,251 @@
 /*
- * The checks worker: agent-local services and checks, the check runner,
- * and anti-entropy into the catalog.  This file is its process shell; the
- * service-discovery issue adds the registry and runners beside it.
+ * The checks worker: agent-local services and checks, the check runners,
+ * and (to come) anti-entropy into the catalog through the sync seam in
+ * chk_sync.c.  This file is its process shell: config in, privileges,
+ * start, reload, stop, Stats.
+ *
+ * Start-up order matters for privileges: config-file definitions and the
+ * files earlier runs persisted are loaded in init(), while privileges
+ * are still held (data_dir may not be readable afterwards), but nothing
+ * runs until start(), after the drop: no script ever runs as root.
  */
+#include "workers/checks/checks.h"
+#include "workers/checks/chk_probe.h"
 #include "workers/common/stats.h"
-#include "workers/common/worker.h"
+#include "supervisor/config.h"
+#include "lib/json.h"
+#include "lib/log.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-struct chk_counts {
-	unsigned services, checks, ttl_checks, monitors;
+static struct chk_state state;
+
+struct chk_state *
+chk_worker_state(void)
+{
+	return &state;
+}
+
+static void
+config_view(const struct agent_config *c, struct chk_config *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->node_name = c->node_name;
+	o->data_dir = c->data_dir;
+	o->enable_script_checks = c->enable_script_checks;
+	o->enable_local_script_checks = c->enable_local_script_checks;
+	o->output_max = c->check_output_max_size;
+	o->check_update_interval = c->check_update_interval;
+}
+
+/* Config-file definitions, parsed and checked before anything changes. */
+struct defs {
+	struct chk_service_def *svc;
+	size_t nsvc;
+	struct chk_def *chk;
+	size_t nchk;
 };
 
-static struct chk_counts counts;
+static void
+defs_free(struct defs *d)
+{
+	for (size_t i = 0; i < d->nsvc; i++)
+		chk_service_def_free(&d->svc[i]);
+	for (size_t i = 0; i < d->nchk; i++)
+		chk_def_free(&d->chk[i]);
+	free(d->svc);
+	free(d->chk);
+	memset(d, 0, sizeof(*d));
+}
+
+static int
+parse_one(const char *json, bool service, struct defs *d, struct buf *err)
+{
+	yajl_val v = json_parse(json, strlen(json), err);
+	int r = -EINVAL;
+	if (v == NULL)
+		return r;
+	if (service) {
+		struct chk_service_def *sd = &d->svc[d->nsvc];
+		if ((r = chk_parse_service(v, sd, err)) == 0 &&
+		    (r = chk_validate_service(sd, err)) < 0)
+			chk_service_def_free(sd);
+		d->nsvc += r == 0;
+	} else {
+		struct chk_def *cd = &d->chk[d->nchk];
+		if ((r = chk_parse_check(v, cd, err)) == 0 &&
+		    (r = chk_validate_check(cd, err)) < 0)
+			chk_def_free(cd);
+		d->nchk += r == 0;
+	}
+	yajl_tree_free(v);
+	return r;
+}
+
+static int
+defs_parse(const struct agent_config *c, struct defs *d, struct buf *err)
+{
+	struct buf e;
+	int r = 0;
+	d->svc = xcalloc(c->services.n + 1, sizeof(*d->svc));
+	d->chk = xcalloc(c->checks.n + 1, sizeof(*d->chk));
+	buf_init(&e);
+	for (size_t i = 0; r == 0 && i < c->services.n; i++)
+		if ((r = parse_one(c->services.v[i], true, d, &e)) < 0)
+			buf_printf(err, "Failed to register service: %s",
+			    (char *)e.data);
+	for (size_t i = 0; r == 0 && i < c->checks.n; i++)
+		if ((r = parse_one(c->checks.v[i], false, d, &e)) < 0)
+			buf_printf(err, "Failed to register check: %s",
+			    (char *)e.data);
+	buf_free(&e);
+	if (r < 0)
+		defs_free(d);
+	return r;
+}
+
+/* Agent.loadServices / loadChecks for the config part: never persisted. */
+static int
+defs_apply(struct chk_state *st, struct defs *d, struct buf *err)
+{
+	struct buf e;
+	int r = 0;
+	buf_init(&e);
+	for (size_t i = 0; r == 0 && i < d->nsvc; i++) {
+		char *name = xstrdup(d->svc[i].svc->name);
+		if ((r = chk_add_service(st, &d->svc[i], CHK_SRC_LOCAL, false,
+		    false, &e)) < 0)
+			buf_printf(err, "Failed to register service \"%s\": %s",
+			    name, (char *)e.data);
+		free(name);
+	}
+	for (size_t i = 0; r == 0 && i < d->nchk; i++) {
+		char *name = xstrdup(d->chk[i].name);
+		if ((r = chk_add_check(st, &d->chk[i], CHK_SRC_LOCAL, false,
+		    &e)) < 0)
+			buf_printf(err, "Failed to register check '%s': %s",
+			    name, (char *)e.data);
+		free(name);
+	}
+	buf_free(&e);
+	defs_free(d);
+	return r;
+}
+
+static int
+chk_init(struct worker *w)
+{
+	struct chk_config cc;
+	struct defs d = { 0 };
+	struct buf err;
+
+	w->app = &state;
+	config_view(w->cfg, &cc);
+	chk_state_init(&state, w->loop, &cc, NULL);
+	buf_init(&err);
+	if (defs_parse(w->cfg, &d, &err) < 0 ||
+	    defs_apply(&state, &d, &err) < 0) {
+		/* A bad definition is a configuration error: exit 2. */
+		log_warnx("%s", (char *)err.data);
+		exit(2);
+	}
+	buf_free(&err);
+	chk_persist_load(&state);
+	chk_persist_locate(&state, true);
+	return 0;
+}
+
+static int
+chk_start(struct worker *w)
+{
+	chk_persist_locate(&state, false);
+	chk_resolver_start(&state);
+	chk_state_start(&state);
+	log_debug("%zu services, %zu checks", chk_service_count(&state),
+	    chk_check_count(&state));
+	return 0;
+}
+
+/*
+ * Reload: config-file definitions are replaced, those registered through
+ * the API stay, and every check keeps its status and output across the
+ * swap (Agent.reloadConfig snapshots them).  Nothing changes when a new
+ * definition is invalid.
+ */
+struct snap {
+	char *id, *output;
+	enum chk_status status;
+};
+
+/* Remove the config-file definitions, remembering their checks' state. */
+static size_t
+unload_local(struct snap **out)
+{
+	struct avl_node *a, *next;
+	struct snap *sn = xcalloc(state.checks.count + 1, sizeof(*sn));
+	size_t n = 0;
+	struct buf e;
+
+	buf_init(&e);
+	for (a = avl_first(&state.checks); a; a = next) {
+		struct chk_check *c = avl_entry(a, struct chk_check, node);
+		struct chk_service *s = chk_service_find(&state, c->service_id);
+		next = avl_next(a);
+		if (!c->has_def || c->source != CHK_SRC_LOCAL || c->persisted ||
+		    (s && s->source != CHK_SRC_LOCAL))
+			continue;
+		sn[n].id = xstrdup(c->id);
+		sn[n].output = xstrdup(c->output);
+		sn[n++].status = c->status;
+		chk_remove_check(&state, c->id, false, &e);
+	}
+	for (a = avl_first(&state.services); a; a = next) {
+		struct chk_service *s = avl_entry(a, struct chk_service, node);
+		next = avl_next(a);
+		if (s->source == CHK_SRC_LOCAL && !s->persisted)
+			chk_remove_service(&state, s->id, false, &e);
+	}
+	buf_free(&e);
+	*out = sn;
+	return n;
+}
+
+static int
+chk_reconfig(struct worker *w, struct agent_config *nc, struct buf *err)
+{
+	struct chk_config cc;
+	struct defs d = { 0 };
+	struct snap *sn;
+	size_t n;
+	int r;
+
+	if (defs_parse(nc, &d, err) < 0)
+		return -EINVAL;
+	config_view(nc, &cc);
+	chk_state_reconfig(&state, &cc);
+	n = unload_local(&sn);
+	r = defs_apply(&state, &d, err) < 0 ? -EINVAL : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct chk_check *c = chk_check_find(&state, sn[i].id);
+		if (c && c->source == CHK_SRC_LOCAL)
+			chk_update(&state, c, sn[i].status, sn[i].output);
+		free(sn[i].id);
+		free(sn[i].output);
+	}
+	free(sn);
+	return r;
+}
+
+static bool
+chk_stop(struct worker *w, unsigned reason)
+{
+	chk_state_free(&state);
+	chk_resolver_stop(&state);
+	chk_tls_free(&state);
+	return false;
+}
 
 /* Stats "agent" section, as `consul info` shows it. */
 static void
@@ -20,13 +253,20 @@ chk_stats(struct worker *w, const char *section, struct buf *out)
 {
 	if (strcmp(section, "agent") != 0)
 		return;
-	stats_addu(out, "check_monitors", counts.monitors);
-	stats_addu(out, "check_ttls", counts.ttl_checks);
-	stats_addu(out, "checks", counts.checks);
-	stats_addu(out, "services", counts.services);
+	stats_addu(out, "check_monitors", chk_count_kind(&state,
+	    CHK_K_SCRIPT));
+	stats_addu(out, "check_ttls", chk_count_kind(&state, CHK_K_TTL));
+	stats_addu(out, "checks", chk_check_count(&state));
+	stats_addu(out, "services", chk_service_count(&state));
 }
 
 const struct worker_ops checks_ops = {
 	.proc = PROC_CHECKS,
+	.handlers = checks_dispatch_http,
+	.nhandlers = CHECKS_DISPATCH_HTTP_N,
+	.init = chk_init,
+	.start = chk_start,
+	.reconfig = chk_reconfig,
+	.stop = chk_stop,
 	.stats = chk_stats,
 };

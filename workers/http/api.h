@@ -90,4 +90,13 @@ void api_read_headers(struct http_ctx *c, uint64_t index, bool known_leader,
 http_handler_fn api_agent_self, api_agent_version, api_agent_members,
     api_agent_reload, api_agent_leave, api_status_leader, api_status_peers;
 
+/* api_local.c: agent-local services and checks (the checks worker) */
+http_handler_fn api_agent_services, api_agent_service, api_agent_checks,
+    api_agent_service_register, api_agent_service_deregister,
+    api_agent_check_register, api_agent_check_deregister,
+    api_agent_check_pass, api_agent_check_warn, api_agent_check_fail,
+    api_agent_check_update, api_agent_maintenance,
+    api_agent_service_maintenance, api_agent_health_service_id,
+    api_agent_health_service_name;
+
 #endif

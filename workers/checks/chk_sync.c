@@ -1,0 +1,108 @@
+/*
+ * The seam between the agent-local state and the catalog sync that will
+ * consume it (anti-entropy, reference/consul.md section 6.4).  The
+ * registry calls these whenever a service or check changes; they keep
+ * Consul's "in sync" bookkeeping (agent/local/state.go) so the sync can
+ * later walk what is out of sync, push it, and mark it in sync again.
+ *
+ * The one policy decided here is local.State.UpdateCheck's: a change of
+ * output alone on a check whose status is steady is not pushed at once
+ * but after check_update_interval/2 + a random stagger up to
+ * check_update_interval; a status change, or any change with the
+ * interval at 0, is pending immediately.  The local state itself (what
+ * /v1/agent/checks shows) always has the latest output.
+ */
+#include "workers/checks/chk.h"
+
+#include <stdlib.h>
+
+static void
+kick(struct chk_state *st)
+{
+	if (st->sync_kick)
+		st->sync_kick(st);
+}
+
+void
+chk_sync_service(struct chk_state *st, struct chk_service *s)
+{
+	s->in_sync = false;
+	kick(st);
+}
+
+static void
+defer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct chk_check *c = t->data;
+	c->defer_armed = false;
+	c->in_sync = false;
+	kick(c->st);
+}
+
+static double
+defer_delay(int64_t interval_ns)
+{
+	uint64_t r = 0;
+	random_bytes(&r, sizeof(r));
+	return ((double)interval_ns / 2 + (double)(r % (uint64_t)interval_ns)) /
+	    1e9;
+}
+
+void
+chk_sync_check(struct chk_state *st, struct chk_check *c, bool output_only)
+{
+	int64_t iv = st->cfg.check_update_interval;
+	if (output_only && iv > 0) {
+		if (!c->defer_armed && c->in_sync) {
+			ev_timer_init(&c->defer, defer_cb, defer_delay(iv), 0);
+			c->defer.data = c;
+			ev_timer_start(st->loop, &c->defer);
+			c->defer_armed = true;
+		}
+		return;
+	}
+	c->in_sync = false;
+	kick(st);
+}
+
+/* A check is going away: its deferred push with it. */
+void
+chk_sync_forget(struct chk_state *st, struct chk_check *c)
+{
+	if (c->defer_armed) {
+		ev_timer_stop(st->loop, &c->defer);
+		c->defer_armed = false;
+	}
+}
+
+/* A deregistration the catalog has to hear about. */
+void
+chk_sync_deleted(struct chk_state *st)
+{
+	st->tombstones++;
+	kick(st);
+}
+
+size_t
+chk_sync_pending(const struct chk_state *st)
+{
+	size_t n = st->tombstones;
+	for (struct avl_node *a = avl_first(&st->services); a; a = avl_next(a))
+		n += !avl_entry(a, struct chk_service, node)->in_sync;
+	for (struct avl_node *a = avl_first(&st->checks); a; a = avl_next(a))
+		n += !avl_entry(a, struct chk_check, node)->in_sync;
+	return n;
+}
+
+void
+chk_sync_all_done(struct chk_state *st)
+{
+	st->tombstones = 0;
+	for (struct avl_node *a = avl_first(&st->services); a; a = avl_next(a))
+		avl_entry(a, struct chk_service, node)->in_sync = true;
+	for (struct avl_node *a = avl_first(&st->checks); a; a = avl_next(a)) {
+		struct chk_check *c = avl_entry(a, struct chk_check, node);
+		chk_sync_forget(st, c);
+		c->in_sync = true;
+	}
+}

@@ -1,0 +1,195 @@
+/*
+ * Messages from the http worker: the agent-local endpoints
+ * (reference/consul.md 1.1), answered from the registry.  Each case
+ * decodes, calls one registry function and answers; the HTTP status an
+ * answer becomes is carried by its RESULT code (schema_agent.h).
+ */
+#include "workers/checks/checks.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+reply(struct ipc_chan *ch, const struct ipc_msg *m, int code,
+    const struct buf *msg)
+{
+	worker_reply_result(ch, m, code, msg->data ? (char *)msg->data : "");
+}
+
+static void
+on_local_req(struct worker *w, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	struct proto_agent_local_req q;
+	char *id = NULL, *name = NULL;
+	struct buf out;
+
+	proto_dec_agent_local_req(m->data, m->len, &q);
+	if (q.service_id.len)
+		id = proto_str_dup(q.service_id);
+	if (q.service_name.len)
+		name = proto_str_dup(q.service_name);
+	buf_init(&out);
+	chk_enc_local(&out, chk_worker_state(), q.what, id, name);
+	worker_reply(ch, m, PROTO_AGENT_LOCAL, &out);
+	buf_free(&out);
+	free(id);
+	free(name);
+}
+
+/* decodeBody: an empty body is EOF, bad JSON Go's syntax error. */
+static yajl_val
+body_json(struct proto_str body, struct buf *err)
+{
+	yajl_val v;
+	buf_addstr(err, "Request decode failed: ");
+	if (body.len == 0) {
+		buf_addstr(err, "EOF");
+		return NULL;
+	}
+	v = json_parse(body.p, body.len, err);
+	return v;
+}
+
+static int
+register_service(struct chk_state *st, yajl_val v, bool replace,
+    struct buf *err)
+{
+	struct chk_service_def d;
+	int r;
+	if ((r = chk_parse_service(v, &d, err)) < 0)
+		return r;
+	buf_reset(err);
+	if ((r = chk_validate_service(&d, err)) < 0) {
+		chk_service_def_free(&d);
+		return r;
+	}
+	return chk_add_service(st, &d, CHK_SRC_REMOTE, replace, true, err);
+}
+
+static int
+register_check(struct chk_state *st, yajl_val v, struct buf *err)
+{
+	struct chk_def d;
+	int r;
+	if ((r = chk_parse_check(v, &d, err)) < 0)
+		return r;
+	buf_reset(err);
+	if ((r = chk_validate_check(&d, err)) < 0) {
+		chk_def_free(&d);
+		return r;
+	}
+	return chk_add_check(st, &d, CHK_SRC_REMOTE, true, err);
+}
+
+static void
+on_register(struct worker *w, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	struct proto_agent_register q;
+	struct buf err;
+	yajl_val v;
+	int r = -EINVAL;
+
+	proto_dec_agent_register(m->data, m->len, &q);
+	buf_init(&err);
+	if ((v = body_json(q.body, &err)) != NULL) {
+		if (q.kind == AGENT_KIND_SERVICE)
+			r = register_service(chk_worker_state(), v,
+			    q.replace_existing_checks, &err);
+		else
+			r = register_check(chk_worker_state(), v, &err);
+		yajl_tree_free(v);
+	}
+	if (r == 0)
+		buf_reset(&err);
+	reply(ch, m, r, &err);
+	buf_free(&err);
+}
+
+static void
+on_deregister(struct worker *w, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	struct proto_agent_deregister q;
+	struct buf err;
+	char *id;
+	int r;
+
+	proto_dec_agent_deregister(m->data, m->len, &q);
+	buf_init(&err);
+	if ((id = proto_str_dup(q.id)) == NULL) {
+		buf_addstr(&err, "invalid ID");
+		r = -EINVAL;
+	} else if (q.kind == AGENT_KIND_SERVICE)
+		r = chk_remove_service(chk_worker_state(), id, true, &err);
+	else
+		r = chk_remove_check(chk_worker_state(), id, true, &err);
+	reply(ch, m, r, &err);
+	buf_free(&err);
+	free(id);
+}
+
+static void
+on_check_update(struct worker *w, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	struct proto_agent_check_update q;
+	enum chk_status s = CHK_CRITICAL;
+	char *id, *status, *output;
+	struct buf err;
+	int r;
+
+	proto_dec_agent_check_update(m->data, m->len, &q);
+	id = proto_str_dup(q.check_id);
+	status = proto_str_dup(q.status);
+	output = proto_str_dup(q.output);
+	buf_init(&err);
+	if (!id || !status || !output || chk_status_parse(status, &s) < 0) {
+		buf_printf(&err, "Invalid check status: '%s'", status ? status :
+		    "");
+		r = -EINVAL;
+	} else
+		r = chk_ttl_update(chk_worker_state(), id, s, output, &err);
+	reply(ch, m, r, &err);
+	buf_free(&err);
+	free(id);
+	free(status);
+	free(output);
+}
+
+static void
+on_maint(struct worker *w, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	struct proto_agent_maint q;
+	char *sid, *reason;
+	struct buf err;
+	int r;
+
+	proto_dec_agent_maint(m->data, m->len, &q);
+	sid = proto_str_dup(q.service_id);
+	reason = proto_str_dup(q.reason);
+	buf_init(&err);
+	if (sid == NULL || reason == NULL) {
+		buf_addstr(&err, "invalid request");
+		r = -EINVAL;
+	} else
+		r = chk_maintenance(chk_worker_state(), sid[0] ? sid : NULL,
+		    q.enable, reason, &err);
+	reply(ch, m, r, &err);
+	buf_free(&err);
+	free(sid);
+	free(reason);
+}
+
+const struct worker_handler checks_dispatch_http[CHECKS_DISPATCH_HTTP_N] = {
+	{ PROTO_AGENT_LOCAL_REQ, FROM(PROC_HTTP), on_local_req },
+	{ PROTO_AGENT_REGISTER, FROM(PROC_HTTP), on_register },
+	{ PROTO_AGENT_DEREGISTER, FROM(PROC_HTTP), on_deregister },
+	{ PROTO_AGENT_CHECK_UPDATE, FROM(PROC_HTTP), on_check_update },
+	{ PROTO_AGENT_MAINT, FROM(PROC_HTTP), on_maint },
+};
