@@ -27,6 +27,8 @@ struct tally {
 	unsigned mismatch;		/* re-encodings that differ */
 	unsigned undecodable;
 	unsigned standin;		/* datagrams of the Python stand-in */
+	unsigned truncations;		/* messages checked cut by cut */
+	bool check_cuts;
 	bool lenient;			/* current item not from Go */
 	const char *where;
 };
@@ -204,6 +206,26 @@ reencode_leaf(struct tally *t, uint8_t type, const uint8_t *p, size_t n,
 	return rc;
 }
 
+/* Every strict prefix of a decodable message must be refused. */
+static void
+check_truncations(struct tally *t, uint8_t type, const uint8_t *body,
+    size_t n)
+{
+	struct buf scratch;
+	buf_init(&scratch);
+	for (size_t cut = 0; cut < n; cut++) {
+		buf_reset(&scratch);
+		if (reencode_leaf(t, type, body, cut, &scratch) == 0) {
+			t->mismatch++;
+			fprintf(stderr, "%s: type %u accepted cut at %zu/%zu\n",
+			    t->where, type, cut, n);
+			break;
+		}
+	}
+	t->truncations++;
+	buf_free(&scratch);
+}
+
 static void
 on_leaf(void *arg, uint8_t type, const uint8_t *body, size_t n)
 {
@@ -220,6 +242,8 @@ on_leaf(void *arg, uint8_t type, const uint8_t *body, size_t n)
 		    type);
 	} else {
 		same(t, "message", out.data, out.len, orig.data, orig.len);
+		if (t->check_cuts)
+			check_truncations(t, type, body, n);
 	}
 	buf_free(&out);
 	buf_free(&orig);
@@ -424,6 +448,7 @@ run_capture(const char *pcap, const char *keyfile, struct tally *t)
 
 	memset(t, 0, sizeof(*t));
 	t->where = pcap;
+	t->check_cuts = true;
 	load_keys(keyfile, &kr);
 	struct gossip_wire_cfg cfg = {
 		.keyring = &kr, .verify_incoming = true,
@@ -467,6 +492,7 @@ START_TEST(capture_plain)
 	ck_assert_uint_gt(t.serf[GOSSIP_SERF_QUERY], 0);
 	ck_assert_uint_gt(t.serf[GOSSIP_SERF_QUERY_RESPONSE], 0);
 	ck_assert_uint_gt(t.serf[GOSSIP_SERF_PUSH_PULL], 0);
+	ck_assert_uint_gt(t.truncations, 200);
 }
 END_TEST
 
