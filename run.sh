@@ -13,12 +13,14 @@ cd "$(dirname "$0")"
 setup() {	# dir, meson options...
 	dir=$1; shift
 	[ -f "$dir/build.ninja" ] || meson setup "$dir" "$@"
-	ninja -C "$dir"
+	ninja -C "$dir" $TARGETS
 }
+TARGETS=""
 
 case "${1:-}" in
 dev)
 	./.ci/deps build
+	TARGETS=muster
 	setup build --buildtype=debugoptimized
 	shift
 	exec ./build/muster agent -dev "$@"
@@ -34,6 +36,7 @@ test)
 	;;
 bench)
 	./.ci/deps bench
+	TARGETS=muster
 	setup build-release --buildtype=release
 	shift
 	exec ./bench/run-all "$@"
