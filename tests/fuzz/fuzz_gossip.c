@@ -4,13 +4,17 @@
  * compound and LZW layers, each memberlist message decoder, the serf
  * messages inside user messages and their nested payloads (filters, key
  * requests/responses, conflict members, relays), tags in Meta, the
- * coordinate in acks, push/pull state.  The first byte picks the framing
- * options; the rest is the input.  Nothing may crash or leak.
+ * coordinate in acks, push/pull state; then the same bytes as a datagram
+ * and as a stream into a fresh serf/memberlist core, which must take
+ * any of it without crashing or leaking.  The first byte picks the
+ * framing options; the rest is the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "workers/gossip/serf.h"
 #include "workers/gossip/serf_wire.h"
 #include "workers/gossip/wire.h"
 
@@ -161,6 +165,35 @@ stream(const struct gossip_wire_cfg *c, const uint8_t *p, size_t n)
 	buf_free(&plain);
 }
 
+/* The state machine behind the decoders. */
+static void
+core(const uint8_t *data, size_t size, bool compress)
+{
+	struct gossip_serf_config cfg;
+	struct gossip_addr from;
+	struct gossip_out o;
+	struct gossip_event e;
+	struct buf reply;
+
+	gossip_serf_config_default(&cfg);
+	snprintf(cfg.ml.name, sizeof(cfg.ml.name), "fuzz");
+	gossip_addr_parse("127.0.0.9", 7946, &cfg.ml.addr);
+	gossip_addr_parse("127.0.0.8", 7946, &from);
+	cfg.ml.wire.compress = compress;
+	struct gossip_serf *s = gossip_serf_new(&cfg, 1000);
+	gossip_serf_recv_packet(s, 1001, &from, data, size);
+	buf_init(&reply);
+	gossip_serf_stream_in(s, 1002, data, size, &reply);
+	buf_free(&reply);
+	gossip_serf_tick(s, 5000);
+	gossip_serf_tick(s, 60000);
+	while (gossip_serf_pop_out(s, &o))
+		buf_free(&o.data);
+	while (gossip_serf_pop_event(s, &e))
+		gossip_event_free(&e);
+	gossip_serf_free(s);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -188,5 +221,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gossip_msg_walk(msg, len, leaf, NULL, &bad);
 	buf_free(&scratch);
 	stream(&c, data, size);
+	core(data, size, (data[-1] & 16) != 0);
 	return 0;
 }
