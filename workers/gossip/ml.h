@@ -197,7 +197,8 @@ void gossip_ml_update_meta(struct gossip_ml *ml, uint64_t now);
 void gossip_ml_send_user(struct gossip_ml *ml, const struct gossip_addr *to,
     const uint8_t *p, size_t n);
 
-/* Queries. */
+/* Queries.  Node pointers stay valid until the next input or tick (a
+ * probe round may forget nodes dead for longer than GossipToTheDead). */
 size_t gossip_ml_num_nodes(const struct gossip_ml *ml);	/* estNumNodes */
 size_t gossip_ml_num_alive(const struct gossip_ml *ml);	/* others alive */
 const struct gossip_node *gossip_ml_node(const struct gossip_ml *ml,
