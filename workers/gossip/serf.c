@@ -878,8 +878,10 @@ gossip_serf_new(const struct gossip_serf_config *cfg, uint64_t now)
 		.notify_join = d_notify_join,
 		.notify_leave = d_notify_leave,
 		.notify_update = d_notify_update,
-		.notify_merge = d_notify_merge,
-		.notify_alive = d_notify_alive,
+		/* serf installs memberlist's merge and alive delegates only
+		 * with a merge check configured */
+		.notify_merge = cfg->merge ? d_notify_merge : NULL,
+		.notify_alive = cfg->merge ? d_notify_alive : NULL,
 		.notify_conflict = d_notify_conflict,
 		.ack_payload = d_ack_payload,
 		.notify_ping_complete = d_notify_ping_complete,
