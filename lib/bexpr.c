@@ -229,7 +229,17 @@ prepare_match(struct bexpr *e, struct bx_match *m, struct buf *err)
 	if (m->op != BX_MATCHES && m->op != BX_NOTMATCHES)
 		return 0;
 	buf_init(&rerr);
-	if (bx_re_compile(m->raw, m->rawlen, &m->re, &rerr) < 0) {
+	if (bx_re_compile(m->raw, m->rawlen, &m->re, &rerr) == 0 &&
+	    (e->re_insts += bx_re_size(m->re)) > BEXPR_MAX_RE_SIZE) {
+		/* Many regexes each within bounds still cost memory and time
+		 * per item; the whole expression has one budget. */
+		buf_addstr(&rerr, "error parsing regexp: expression too large: `");
+		buf_add(&rerr, m->raw, m->rawlen);
+		buf_addch(&rerr, '`');
+		bx_re_free(m->re);
+		m->re = NULL;
+	}
+	if (m->re == NULL) {
 		buf_addstr(err, BEXPR_ERR_PREFIX
 		    "Failed to compile regular expression ");
 		bx_quote(err, m->raw, m->rawlen);

@@ -89,6 +89,9 @@
  */
 #define BEXPR_MAX_LEN 65536
 #define BEXPR_MAX_DEPTH 2000
+/* NFA instructions over all of an expression's regexes (one regex may
+ * have 20000): "expression too large" past it, as Go says for its limit. */
+#define BEXPR_MAX_RE_SIZE 100000
 
 /* Prefix of every creation-time error, as go-bexpr's CreateFilter words it. */
 #define BEXPR_ERR_PREFIX "Failed to create boolean expression evaluator: "

@@ -65,6 +65,7 @@ struct bexpr {
 	size_t nnodes, capnodes;
 	struct bx_match **matches;
 	size_t nmatches, capmatches;
+	size_t re_insts;	/* summed over the expression's regexes */
 };
 
 /* bexpr_parse.c: pigeon-faithful parse; on error appends pigeon's text. */
@@ -77,6 +78,7 @@ struct bx_match *bx_match_new(struct bexpr *e);
 int bx_re_compile(const char *pat, size_t len, struct bx_re **out,
     struct buf *err);
 bool bx_re_match(struct bx_re *re, const char *s, size_t len);
+size_t bx_re_size(const struct bx_re *re);	/* NFA instructions */
 void bx_re_free(struct bx_re *re);
 
 /* bexpr_unicode.c: Go's unicode tables (categories, scripts, folding). */

@@ -20,7 +20,9 @@
 #define MAXRUNE 0x10FFFFu
 #define RE_MAX_REPEAT 1000
 #define RE_MAX_DEPTH 1000
-#define RE_MAX_INST 100000
+/* Bounds the NFA's size and so the O(subject x program) matching cost.
+ * Go allows larger programs; a filter has no use for them. */
+#define RE_MAX_INST 20000
 
 enum { F_FOLD = 1, F_DOTNL = 2, F_MULTILINE = 4, F_UNGREEDY = 8 };
 enum { A_BOT, A_EOT, A_BOL, A_EOL, A_WORDB, A_NWORDB };
@@ -1291,6 +1293,12 @@ bx_re_compile(const char *pat, size_t len, struct bx_re **out,
 	re->stack = xcalloc(re->ninst, sizeof(uint32_t));
 	*out = re;
 	return 0;
+}
+
+size_t
+bx_re_size(const struct bx_re *re)
+{
+	return re->ninst;
 }
 
 void

@@ -483,6 +483,48 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* Regex programs are bounded one by one and over the whole expression. */
+START_TEST(test_regex_size)
+{
+	struct buf err, x;
+	struct bexpr *e;
+
+	buf_init(&err);
+	buf_init(&x);
+	buf_addstr(&x, "S matches \"");
+	for (int i = 0; i < 19; i++)
+		buf_addstr(&x, "a{1000}");
+	buf_addstr(&x, "\"");
+	e = bexpr_compile((char *)x.data, &err);
+	ck_assert_msg(e != NULL, "%s", (char *)err.data);
+	bexpr_free(e);
+	buf_reset(&x);
+	buf_addstr(&x, "S matches \"");
+	for (int i = 0; i < 21; i++)
+		buf_addstr(&x, "a{1000}");
+	buf_addstr(&x, "\"");
+	ck_assert_ptr_null(bexpr_compile((char *)x.data, &err));
+	ck_assert_msg(strstr((char *)err.data,
+	    "error parsing regexp: expression too large: `a{1000}") != NULL,
+	    "%s", (char *)err.data);
+	buf_reset(&x);
+	buf_reset(&err);
+	for (int k = 0; k < 11; k++) {
+		buf_addstr(&x, k ? " or S matches \"" : "S matches \"");
+		for (int i = 0; i < 10; i++)
+			buf_printf(&x, "%c{1000}", 'a' + k);
+		buf_addstr(&x, "\"");
+	}
+	ck_assert_ptr_null(bexpr_compile((char *)x.data, &err));
+	/* Each alone fits; one of the later ones exhausts the budget. */
+	ck_assert_msg(strstr((char *)err.data, "expression too large: `") !=
+	    NULL && strstr((char *)err.data, "`a{1000}") == NULL, "%s",
+	    (char *)err.data);
+	buf_free(&x);
+	buf_free(&err);
+}
+END_TEST
+
 /* Nested parentheses do not make the PEG re-parse exponentially. */
 START_TEST(test_parse_time)
 {
@@ -579,6 +621,7 @@ bexpr_suite(void)
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_parse_time);
 	tcase_add_test(tc, test_regex_linear);
+	tcase_add_test(tc, test_regex_size);
 	tcase_add_test(tc, test_regex_unicode_names);
 	suite_add_tcase(s, tc);
 	return s;
