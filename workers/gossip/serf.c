@@ -819,7 +819,7 @@ d_join_done(void *arg, uint64_t now, uint64_t op, unsigned ok, const char *err)
 		if (ok > 0)
 			broadcast_join(s, now, s->clock);
 		struct gossip_event e = { .type = GOSSIP_EV_JOIN_DONE,
-			.count = ok };
+			.count = ok, .join = op };
 		if (ok == 0)
 			e.error = xstrdup(err && err[0] ? err :
 			    "no node could be joined");
@@ -933,7 +933,7 @@ gossip_serf_free(struct gossip_serf *s)
 	free(s);
 }
 
-void
+uint64_t
 gossip_serf_join(struct gossip_serf *s, uint64_t now,
     const struct gossip_addr *addrs, size_t n, bool ignore_old)
 {
@@ -941,7 +941,7 @@ gossip_serf_join(struct gossip_serf *s, uint64_t now,
 		struct gossip_event e = { .type = GOSSIP_EV_JOIN_DONE,
 			.error = xstrdup("no addresses to join") };
 		serf_push_event(s, &e);
-		return;
+		return 0;
 	}
 	/* with addresses, memberlist reports the result later, never
 	 * from inside this call */
@@ -951,9 +951,10 @@ gossip_serf_join(struct gossip_serf *s, uint64_t now,
 	    (s->njoin_ops + 1) * sizeof(*s->join_ignore));
 	s->join_ops[s->njoin_ops] = gossip_ml_join(s->ml, now, addrs, n);
 	s->join_ignore[s->njoin_ops] = ignore_old;
-	s->njoin_ops++;
+	uint64_t id = s->join_ops[s->njoin_ops++];
 	if (ignore_old)
 		s->join_ignore_pending++;
+	return id;
 }
 
 int

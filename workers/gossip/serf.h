@@ -73,6 +73,7 @@ struct gossip_event {
 	char *from;			/* ack/response sender; query source */
 	uint64_t deadline;		/* QUERY: respond before (ms) */
 	unsigned count;			/* JOIN_DONE: nodes joined */
+	uint64_t join;			/* JOIN_DONE: gossip_serf_join's id */
 	char *error;			/* JOIN_DONE / LEAVE_DONE error, or NULL */
 };
 void gossip_event_free(struct gossip_event *e);
@@ -146,9 +147,11 @@ int gossip_serf_pop_event(struct gossip_serf *s, struct gossip_event *ev);
 /*
  * Commands.  join: push/pull with each address, then a join intent;
  * ignore_old drops user events older than the join (serf -replay off).
- * Result in a JOIN_DONE event.
+ * Returns an id (> 0) that the JOIN_DONE event carries in `join`; joins
+ * may run concurrently.  With no address, 0 and an immediate JOIN_DONE
+ * (join 0) with an error.
  */
-void gossip_serf_join(struct gossip_serf *s, uint64_t now,
+uint64_t gossip_serf_join(struct gossip_serf *s, uint64_t now,
     const struct gossip_addr *addrs, size_t n, bool ignore_old);
 /* Graceful leave: leave intent, memberlist dead-from-self, propagation
  * delay; LEAVE_DONE when finished.  -EALREADY if leaving or left. */

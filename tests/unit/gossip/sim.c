@@ -178,6 +178,8 @@ record(struct sim *sim, int node, struct gossip_event *e)
 	l->t = sim->now;
 	l->node = node;
 	l->type = e->type;
+	l->join = e->join;
+	l->count = e->count;
 	const char *subj = e->member.name ? e->member.name :
 	    e->name ? e->name : e->from ? e->from : "";
 	snprintf(l->subject, sizeof(l->subject), "%s", subj);

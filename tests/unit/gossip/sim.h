@@ -20,6 +20,8 @@ struct sim_log {
 	enum gossip_event_type type;
 	char subject[64];	/* member name, event name or sender */
 	char payload[64];
+	uint64_t join;		/* JOIN_DONE: id and nodes joined */
+	unsigned count;
 };
 
 struct sim_node {

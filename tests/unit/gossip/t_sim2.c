@@ -412,6 +412,43 @@ START_TEST(sim_consul_merge)
 }
 END_TEST
 
+/* Concurrent joins are told apart by the id JOIN_DONE carries. */
+START_TEST(sim_join_ids)
+{
+	struct gossip_event e;
+	struct gossip_addr bad;
+	struct sim sim;
+
+	sim_init(&sim, 111);
+	sim_add(&sim, "a", NULL);
+	sim_add(&sim, "b", NULL);
+	sim.nodes[1].auto_respond = false;
+	gossip_addr_parse("10.0.0.99", 7946, &bad);
+	struct gossip_serf *s = sim.nodes[1].s;
+	uint64_t good = gossip_serf_join(s, sim.now, &sim.nodes[0].addr, 1,
+	    false);
+	uint64_t fail = gossip_serf_join(s, sim.now, &bad, 1, false);
+	ck_assert_uint_gt(good, 0);
+	ck_assert_uint_ne(good, fail);
+	ck_assert_uint_eq(gossip_serf_join(s, sim.now, NULL, 0, false), 0);
+	sim_run(&sim, 15000);	/* sim.c drains events into its log */
+	unsigned seen = 0;
+	(void)e;
+	for (size_t i = 0; i < sim.nlog; i++) {
+		const struct sim_log *l = &sim.log[i];
+		if (l->node != 1 || l->type != GOSSIP_EV_JOIN_DONE)
+			continue;
+		seen++;
+		ck_assert(l->join == good || l->join == fail || l->join == 0);
+		ck_assert_uint_eq(l->count, l->join == good ? 1 : 0);
+	}
+	ck_assert_uint_eq(seen, 3);
+	ck_assert_uint_eq(sim.nodes[1].joined, 1);
+	ck_assert_uint_eq(sim.nodes[1].join_failed, 2);
+	sim_free(&sim);
+}
+END_TEST
+
 TCase *
 gt_sim2_tcase(void)
 {
@@ -426,5 +463,6 @@ gt_sim2_tcase(void)
 	tcase_add_test(tc, sim_labels);
 	tcase_add_test(tc, sim_tag_filter);
 	tcase_add_test(tc, sim_consul_merge);
+	tcase_add_test(tc, sim_join_ids);
 	return tc;
 }
