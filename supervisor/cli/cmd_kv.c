@@ -16,6 +16,9 @@
 
 #include "supervisor/cli/cli.h"
 
+/* Largest read answer kept in memory: 2048 values at the 512 KiB cap. */
+#define KV_READ_MAX ((size_t)1 << 30)
+
 static const char kv_help[] =
     "Usage: muster kv <subcommand> [options] [args]\n"
     "\n"
@@ -117,12 +120,15 @@ static int
 kv_get(struct cli_client *c, const char *path, yajl_val *root,
     struct buf *err)
 {
+	/* A whole tree (export) may well pass the client's default cap. */
+	struct cli_http_req req = { .method = "GET", .path = path,
+		.max_body = KV_READ_MAX };
 	struct cli_http_resp r;
 	int rc = -1;
 
 	*root = NULL;
 	cli_http_resp_init(&r);
-	if (cli_request(c, "GET", path, NULL, 0, &r, err) < 0)
+	if (cli_request_req(c, &req, &r, err) < 0)
 		goto out;
 	if (r.status == 404)
 		rc = 0;
