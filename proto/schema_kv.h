@@ -9,7 +9,10 @@
 	M(KV_READ, 0x0204, kv_read)             \
 	M(KV_TXN_REQ, 0x0205, kv_txn_req)       \
 	M(KV_TXN, 0x0206, kv_txn)               \
-	M(KV_TXN_ERR, 0x0207, kv_txn_err)
+	M(KV_TXN_ERR, 0x0207, kv_txn_err)       \
+	M(SNAPSHOT_SAVE_REQ, 0x0208, snapshot_save_req) \
+	M(SNAPSHOT, 0x0209, snapshot)           \
+	M(STATE_RESTORE, 0x020a, state_restore)
 
 /* One operation of a transaction (verb: enum kv_verb in store/kv.h). */
 #define PROTO_F_kv_op(F)                                           \
@@ -41,5 +44,14 @@
 /* store -> http: the outcome; results are KV_ENTRY, errors KV_TXN_ERR. */
 #define PROTO_F_kv_txn(F) F(u64, index) F(strv, results) F(strv, errors)
 #define PROTO_F_kv_txn_err(F) F(u32, op_index) F(str, what)
+
+/* http -> store: take a snapshot of the replicated state (reply SNAPSHOT).
+ * consistency as in KV_READ_REQ. */
+#define PROTO_F_snapshot_save_req(F) F(u8, consistency)
+/* store -> http: the state body (store_snapshot.c records) at index. */
+#define PROTO_F_snapshot(F) F(u64, index) F(u64, term) F(str, state)
+/* http -> store (reply RESULT), and the Raft command that applies it:
+ * replace the whole replicated state with this body. */
+#define PROTO_F_state_restore(F) F(str, state)
 
 #endif

@@ -216,6 +216,8 @@ const struct http_route api_routes[] = {
 	{ HTTP_GET, "/v1/status/peers", false, api_status_peers, 0 },
 	{ HTTP_GET | HTTP_PUT | HTTP_DELETE, "/v1/kv/", true, api_kv, 0 },
 	{ HTTP_PUT, "/v1/txn", false, api_txn, 0 },
+	{ HTTP_GET | HTTP_PUT, "/v1/snapshot", false, api_snapshot,
+	    15u * 1024 * 1024 },
 	{ HTTP_GET, "/v1/agent/services", false, api_agent_services, 0 },
 	{ HTTP_GET, "/v1/agent/service/", true, api_agent_service, 0 },
 	{ HTTP_GET, "/v1/agent/checks", false, api_agent_checks, 0 },

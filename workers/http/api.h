@@ -73,6 +73,8 @@ extern const struct http_route api_routes[];
 extern const size_t api_nroutes;
 
 /* api_agent.c, api_status.c */
+/* api_snapshot.c */
+http_handler_fn api_snapshot;
 /* api_kv.c */
 http_handler_fn api_kv, api_txn;
 /* Consul's query options for a read, parsed; false means 400 sent. */

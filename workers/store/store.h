@@ -88,6 +88,16 @@ bool store_pending_take(struct store *st, uint64_t cookie,
 /* store_snapshot.c: the state machine to and from a snapshot body. */
 struct rft_snap_writer;
 int store_snapshot_write(struct store *st, struct rft_snap_writer *w);
+void store_snapshot_body(struct store *st, struct buf *out);
+/* Parse without applying: 0 or -EBADMSG. */
+int store_snapshot_validate(const uint8_t *p, size_t len);
+/* store_snapapi.c: /v1/snapshot save and restore. */
+void store_on_snapshot_save(struct worker *wk, unsigned from,
+    struct ipc_chan *ch, struct ipc_msg *m);
+void store_on_state_restore(struct worker *wk, unsigned from,
+    struct ipc_chan *ch, struct ipc_msg *m);
+void store_apply_restore(struct store *st, uint64_t index, const uint8_t *p,
+    size_t len, struct store_waiter *w);
 int store_snapshot_restore(struct store *st, const uint8_t *p, size_t len);
 
 /* store_fsm.c: apply a committed command; reply to the waiter if any. */

@@ -172,6 +172,9 @@ store_fsm_apply(struct store *st, uint64_t index, const uint8_t *p,
 	case PROTO_KV_TXN_REQ:
 		apply_kv_txn(st, index, p + 2, len - 2, w);
 		return;
+	case PROTO_STATE_RESTORE:
+		store_apply_restore(st, index, p + 2, len - 2, w);
+		return;
 	}
 	log_warnx("raft entry %llu: unknown command 0x%04x skipped",
 	    (unsigned long long)index, type);

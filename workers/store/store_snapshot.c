@@ -19,8 +19,23 @@
 
 enum { SNAP_KV_ENTRY = 1, SNAP_KV_TOMB = 2, SNAP_KV_META = 3 };
 
+/* Where a body goes: a snapshot file, or memory (/v1/snapshot). */
+struct snap_out {
+	struct rft_snap_writer *w;
+	struct buf *mem;
+};
+
 static int
-put_record(struct rft_snap_writer *w, struct buf *scratch, uint8_t kind,
+out_write(struct snap_out *o, const void *p, size_t n)
+{
+	if (o->w)
+		return rft_snap_write(o->w, p, n);
+	buf_add(o->mem, p, n);
+	return 0;
+}
+
+static int
+put_record(struct snap_out *o, struct buf *scratch, uint8_t kind,
     const struct buf *rec)
 {
 	uint8_t hdr[5] = { kind };
@@ -28,23 +43,23 @@ put_record(struct rft_snap_writer *w, struct buf *scratch, uint8_t kind,
 	buf_reset(scratch);
 	buf_add(scratch, hdr, sizeof(hdr));
 	buf_add(scratch, rec->data, rec->len);
-	return rft_snap_write(w, scratch->data, scratch->len);
+	return out_write(o, scratch->data, scratch->len);
 }
 
-int
-store_snapshot_write(struct store *st, struct rft_snap_writer *w)
+static int
+write_body(struct store *st, struct snap_out *o)
 {
 	struct buf rec, scratch;
 	int r = 0;
 	buf_init(&rec);
 	buf_init(&scratch);
 	proto_put_u64(&rec, st->kv.max_index);
-	r = put_record(w, &scratch, SNAP_KV_META, &rec);
+	r = put_record(o, &scratch, SNAP_KV_META, &rec);
 	for (struct kv_entry *e = kv_seek(&st->kv, "", 0); r == 0 && e;
 	    e = kv_next(e)) {
 		buf_reset(&rec);
 		store_kv_entry_encode(&rec, e);
-		r = put_record(w, &scratch, SNAP_KV_ENTRY, &rec);
+		r = put_record(o, &scratch, SNAP_KV_ENTRY, &rec);
 	}
 	for (struct avl_node *n = avl_first(&st->kv.tombs); r == 0 && n;
 	    n = avl_next(n)) {
@@ -52,11 +67,25 @@ store_snapshot_write(struct store *st, struct rft_snap_writer *w)
 		buf_reset(&rec);
 		proto_put_str(&rec, (struct proto_str){ tb->key, tb->keylen });
 		proto_put_u64(&rec, tb->index);
-		r = put_record(w, &scratch, SNAP_KV_TOMB, &rec);
+		r = put_record(o, &scratch, SNAP_KV_TOMB, &rec);
 	}
 	buf_free(&rec);
 	buf_free(&scratch);
 	return r;
+}
+
+int
+store_snapshot_write(struct store *st, struct rft_snap_writer *w)
+{
+	struct snap_out o = { w, NULL };
+	return write_body(st, &o);
+}
+
+void
+store_snapshot_body(struct store *st, struct buf *out)
+{
+	struct snap_out o = { NULL, out };
+	write_body(st, &o);
 }
 
 /* Restore one entry exactly as it was (indexes included). */
@@ -111,12 +140,39 @@ restore_tomb(struct kv_table *t, const uint8_t *p, size_t len)
 	return 0;
 }
 
+static int
+parse_body(struct kv_table *t, const uint8_t *p, size_t len);
+
+int
+store_snapshot_validate(const uint8_t *p, size_t len)
+{
+	struct kv_table t;
+	kv_init(&t);
+	int r = parse_body(&t, p, len);
+	kv_free(&t);
+	return r;
+}
+
 int
 store_snapshot_restore(struct store *st, const uint8_t *p, size_t len)
 {
 	struct kv_table t;
-	int r = 0;
 	kv_init(&t);
+	int r = parse_body(&t, p, len);
+	if (r < 0) {
+		kv_free(&t);
+		return r;
+	}
+	kv_free(&st->kv);
+	st->kv = t;	/* nodes do not point at the table struct */
+	return 0;
+}
+
+/* Records into t (fresh); -EBADMSG on anything malformed. */
+static int
+parse_body(struct kv_table *t, const uint8_t *p, size_t len)
+{
+	int r = 0;
 	while (r == 0 && len > 0) {
 		if (len < 5) {
 			r = -EBADMSG;
@@ -130,23 +186,15 @@ store_snapshot_restore(struct store *st, const uint8_t *p, size_t len)
 		}
 		const uint8_t *rec = p + 5;
 		if (kind == SNAP_KV_ENTRY)
-			r = restore_entry(&t, rec, rl);
+			r = restore_entry(t, rec, rl);
 		else if (kind == SNAP_KV_TOMB)
-			r = restore_tomb(&t, rec, rl);
+			r = restore_tomb(t, rec, rl);
 		else if (kind == SNAP_KV_META && rl == 8)
-			t.max_index = proto_le64(rec);
+			t->max_index = proto_le64(rec);
 		else
 			r = -EBADMSG;
 		p += 5 + rl;
 		len -= 5 + rl;
 	}
-	if (r < 0) {
-		kv_free(&t);
-		return r;
-	}
-	kv_free(&st->kv);
-	st->kv = t;
-	/* The tree's root pointer moved with the struct copy: fine, nodes do
-	 * not point at the table. */
-	return 0;
+	return r;
 }

@@ -1,0 +1,95 @@
+/*
+ * /v1/snapshot on the store side.  Save: the state as this server has
+ * applied it (the leader's for default consistency, any server's with
+ * ?stale).  Restore: the body is checked first, then replicated as one
+ * Raft command (STATE_RESTORE) that replaces the whole state on every
+ * server at the same index, waking every parked query.
+ */
+#include "workers/store/store.h"
+#include "workers/common/worker.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void
+waiter_of(struct worker *wk, unsigned from, const struct ipc_msg *m,
+    struct store_waiter *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->peer = from;
+	w->epoch = wk->peer_epoch[from];
+	w->reqid = m->hdr.reqid;
+	w->type = m->hdr.type;
+	buf_init(&w->req);
+}
+
+void
+store_on_snapshot_save(struct worker *wk, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	struct store *st = wk->app;
+	struct proto_snapshot_save_req q;
+	struct store_waiter w;
+	proto_dec_snapshot_save_req(m->data, m->len, &q);
+	waiter_of(wk, from, m, &w);
+	if (st->raft == NULL || (q.consistency != 1 && !store_is_leader(st))) {
+		store_reply_error(st, &w, -ENOTCONN, st->raft ?
+		    "No cluster leader" : "No known Consul servers");
+		return;
+	}
+	struct buf body, out;
+	buf_init(&body);
+	buf_init(&out);
+	store_snapshot_body(st, &body);
+	struct proto_snapshot s = { .index = st->applied ? st->applied : 1,
+		.term = rft_term(st->raft),
+		.state = { (const char *)body.data, (uint32_t)body.len } };
+	proto_enc_snapshot(&out, &s);
+	store_reply(st, &w, PROTO_SNAPSHOT, &out);
+	buf_free(&body);
+	buf_free(&out);
+}
+
+void
+store_on_state_restore(struct worker *wk, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	struct store *st = wk->app;
+	struct proto_state_restore q;
+	struct store_waiter w;
+	waiter_of(wk, from, m, &w);
+	proto_dec_state_restore(m->data, m->len, &q);
+	if (store_snapshot_validate((const uint8_t *)q.state.p, q.state.len) < 0) {
+		store_reply_error(st, &w, -EBADMSG,
+		    "Error restoring snapshot: the state in it is malformed");
+		return;
+	}
+	struct buf msg = { (uint8_t *)m->data, m->len, m->len };
+	int r = store_propose(st, PROTO_STATE_RESTORE, &msg, &w);
+	if (r < 0)
+		store_reply_error(st, &w, r, st->raft ? "No cluster leader" :
+		    "No known Consul servers");
+}
+
+void
+store_apply_restore(struct store *st, uint64_t index, const uint8_t *p,
+    size_t len, struct store_waiter *w)
+{
+	struct proto_state_restore q;
+	int r = proto_dec_state_restore(p, len, &q);
+	if (r == 0)
+		r = store_snapshot_restore(st, (const uint8_t *)q.state.p,
+		    q.state.len);
+	if (r == 0) {
+		/* Indexes move forward past the restore, never backwards. */
+		st->kv.max_index = index;
+		watch_notify_all(&st->watches);
+		log_info("state restored from a snapshot at index %llu",
+		    (unsigned long long)index);
+	} else
+		log_warnx("raft entry %llu: snapshot restore failed: %s",
+		    (unsigned long long)index, strerror(-r));
+	if (w)
+		store_reply_error(st, w, r, r ? "Error restoring snapshot" : "");
+}
