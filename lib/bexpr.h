@@ -43,14 +43,20 @@
  * prefixed with "Failed to create boolean expression evaluator: "; syntax
  * errors are pigeon's "1:14 (13): no match found, expected: ..." form.
  * Consul's HTTP layer writes that text as the response body with status
- * 500 (the error is untyped there); muster's HTTP layer chooses its own.
+ * 500 (the error is untyped there; a client agent forwarding to a server
+ * prefixes "rpc error making call: "); muster's HTTP layer chooses its
+ * own.  tests/unit/catalog/bexpr_oracle.h holds over a thousand results
+ * and messages recorded from go-bexpr v0.1.2 that this code reproduces.
  *
- * Regular expressions use our own RE2-subset matcher (lib/bexpr_re.c), not
- * POSIX regcomp: Go's syntax (\d \w \s \b, (?i) (?s) (?m), (?:...),
- * non-greedy *? +?, \Q..\E, [[:alpha:]], \x{...}), unanchored match, and
- * linear time in the subject length (a Thompson NFA, no backtracking), so a
- * hostile pattern cannot stall a worker.  \p{...} classes and (?i) folding
- * use Go's Unicode tables (lib/bexpr_unicode.c).
+ * Regular expressions use our own implementation of Go's regexp syntax
+ * (lib/bexpr_re.c), not POSIX regcomp, whose ERE lacks \d, (?i), (?:...),
+ * non-greedy operators and Go's error messages: Go's syntax and errors
+ * (\d \w \s \b, (?i) (?s) (?m) (?U), (?:...), *? +?, \Q..\E, [[:alpha:]],
+ * \x{...}, \p{Greek}), unanchored match, and time linear in the subject
+ * (a Thompson NFA, no backtracking, no backreferences), so a hostile
+ * pattern cannot stall a worker.  \p{...} classes and (?i) folding use
+ * Go's Unicode tables (lib/bexpr_unicode.c).  Unlike Go, a program is
+ * limited to 20000 instructions (x{1000} counts 1000).
  *
  * Two ways to bind an expression to data:
  *   - typed (bexpr_compile_typed): selectors, operators and literals are
