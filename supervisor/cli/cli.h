@@ -52,6 +52,8 @@ struct cli_cmd {
 	    "Lists the members of a Muster cluster")			\
 	X("reload", cli_cmd_reload,					\
 	    "Triggers the agent to reload configuration files")		\
+	X("snapshot", cli_cmd_snapshot,					\
+	    "Saves, restores and inspects snapshots of Muster server state") \
 	X("validate", cli_cmd_validate,					\
 	    "Validate config files/directories")			\
 	X("version", cli_cmd_version, "Prints the Muster version")
