@@ -211,3 +211,20 @@ def test_snapshot_save_and_restore(agent):
     r = agent.put("/v1/snapshot", body=bytes(bad))
     assert r.status == 400
     assert agent.get("/v1/kv/snap/a").status == 200
+
+
+def test_snapshot_cli(agent, tmp_path):
+    env = {"MUSTER_HTTP_ADDR": agent.http_addr}
+    put(agent, "cli/k", b"before")
+    f = str(tmp_path / "backup.snap")
+    r = agent.cli("snapshot", "save", f, env=env)
+    assert r.returncode == 0 and "Saved and verified snapshot" in r.stdout
+    r = agent.cli("snapshot", "inspect", f)
+    assert r.returncode == 0 and " Index " in r.stdout and "Version" in r.stdout
+    put(agent, "cli/k", b"after")
+    r = agent.cli("snapshot", "restore", f, env=env)
+    assert r.returncode == 0 and "Restored snapshot" in r.stdout
+    assert agent.get("/v1/kv/cli/k?raw").body == b"before"
+    (tmp_path / "junk").write_bytes(b"junk")
+    r = agent.cli("snapshot", "restore", str(tmp_path / "junk"), env=env)
+    assert r.returncode == 1 and "Error restoring snapshot" in r.stderr
