@@ -104,6 +104,11 @@ int store_snapshot_restore(struct store *st, const uint8_t *p, size_t len);
 void store_fsm_apply(struct store *st, uint64_t index, const uint8_t *p,
     size_t len, struct store_waiter *w);
 void store_kv_entry_encode(struct buf *out, const struct kv_entry *e);
+/* A KV transaction, applied at index; read-only ones change nothing and
+ * may be run on local state directly. */
+void store_fsm_kv_txn(struct store *st, uint64_t index, const uint8_t *p,
+    size_t len, struct store_waiter *w);
+bool store_kv_txn_read_only(const uint8_t *p, size_t len);
 
 /* store_kv.c */
 void store_on_kv_read(struct worker *wk, unsigned from, struct ipc_chan *ch,

@@ -125,9 +125,32 @@ reply_txn(struct store *st, struct store_waiter *w, uint64_t index,
 	buf_free(&reply);
 }
 
-static void
-apply_kv_txn(struct store *st, uint64_t index, const uint8_t *p, size_t len,
-    struct store_waiter *w)
+/* Only reads and checks: nothing to replicate (Consul serves those as
+ * reads). */
+bool
+store_kv_txn_read_only(const uint8_t *p, size_t len)
+{
+	struct proto_kv_txn_req t;
+	struct proto_strv_iter it;
+	struct proto_str item;
+	if (proto_dec_kv_txn_req(p, len, &t) < 0)
+		return false;
+	proto_strv_iter_init(&it, &t.ops);
+	while (proto_strv_next(&it, &item)) {
+		struct proto_kv_op m;
+		if (proto_dec_kv_op(item.p, item.len, &m) < 0)
+			return false;
+		if (m.verb != KV_GET && m.verb != KV_GET_TREE &&
+		    m.verb != KV_CHECK_INDEX && m.verb != KV_CHECK_SESSION &&
+		    m.verb != KV_CHECK_NOT_EXISTS)
+			return false;
+	}
+	return true;
+}
+
+void
+store_fsm_kv_txn(struct store *st, uint64_t index, const uint8_t *p,
+    size_t len, struct store_waiter *w)
 {
 	struct proto_kv_txn_req t;
 	struct kv_op ops[FSM_MAX_OPS];
@@ -170,7 +193,7 @@ store_fsm_apply(struct store *st, uint64_t index, const uint8_t *p,
 	uint16_t type = (uint16_t)(p[0] | p[1] << 8);
 	switch (type) {
 	case PROTO_KV_TXN_REQ:
-		apply_kv_txn(st, index, p + 2, len - 2, w);
+		store_fsm_kv_txn(st, index, p + 2, len - 2, w);
 		return;
 	case PROTO_STATE_RESTORE:
 		store_apply_restore(st, index, p + 2, len - 2, w);

@@ -274,6 +274,14 @@ store_on_kv_txn(struct worker *wk, unsigned from, struct ipc_chan *ch,
 	struct store_waiter w;
 	struct buf msg = { (uint8_t *)m->data, m->len, m->len };
 	waiter_from(wk, from, m, &w);
+	/* A read-only transaction is a read (default consistency: the leader
+	 * on its lease); it changes nothing, so it needs no log entry. */
+	if (store_kv_txn_read_only(m->data, m->len) && store_is_leader(st) &&
+	    rft_lease_valid(st->raft, mono_ms())) {
+		store_fsm_kv_txn(st, st->applied, m->data, m->len, &w);
+		store_waiter_free(&w);
+		return;
+	}
 	int r = store_propose(st, PROTO_KV_TXN_REQ, &msg, &w);
 	if (r == 0)
 		return;
