@@ -241,6 +241,20 @@ const struct http_route api_routes[] = {
 	  api_agent_health_service_id, 0 },
 	{ HTTP_GET, "/v1/agent/health/service/name/", true,
 	  api_agent_health_service_name, 0 },
+	{ HTTP_PUT, "/v1/catalog/register", false, api_catalog_register, 0 },
+	{ HTTP_PUT, "/v1/catalog/deregister", false, api_catalog_deregister, 0 },
+	{ HTTP_GET, "/v1/catalog/datacenters", false, api_catalog_datacenters,
+	  0 },
+	{ HTTP_GET, "/v1/catalog/nodes", false, api_catalog_nodes, 0 },
+	{ HTTP_GET, "/v1/catalog/services", false, api_catalog_services, 0 },
+	{ HTTP_GET, "/v1/catalog/service/", true, api_catalog_service, 0 },
+	{ HTTP_GET, "/v1/catalog/node/", true, api_catalog_node, 0 },
+	{ HTTP_GET, "/v1/catalog/node-services/", true,
+	  api_catalog_node_services, 0 },
+	{ HTTP_GET, "/v1/health/node/", true, api_health_node, 0 },
+	{ HTTP_GET, "/v1/health/checks/", true, api_health_checks, 0 },
+	{ HTTP_GET, "/v1/health/service/", true, api_health_service, 0 },
+	{ HTTP_GET, "/v1/health/state/", true, api_health_state, 0 },
 };
 const size_t api_nroutes = nitems(api_routes);
 

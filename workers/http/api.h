@@ -8,6 +8,7 @@
 
 #include "workers/common/worker.h"
 #include "lib/json.h"
+#include "lib/bexpr.h"
 #include "workers/http/http.h"
 
 #define API_MAX_ASKS 8
@@ -88,6 +89,68 @@ bool api_read_opts(struct http_ctx *c, const struct http_request *req,
     struct api_read_opts *o);
 void api_read_headers(struct http_ctx *c, uint64_t index, bool known_leader,
     uint64_t last_contact_ms, uint8_t consistency);
+
+/* api_catalog.c, api_health.c: /v1/catalog/..., /v1/health/... */
+http_handler_fn api_catalog_register, api_catalog_deregister,
+    api_catalog_datacenters, api_catalog_nodes, api_catalog_services,
+    api_catalog_service, api_catalog_node, api_catalog_node_services,
+    api_health_node, api_health_checks, api_health_service,
+    api_health_state;
+
+/* A catalog read (CAT_READ_REQ): what, the path's name, which options
+ * apply, the ?filter item type, and the answer's handler. */
+#define API_CAT_META	0x01u	/* ?node-meta */
+#define API_CAT_TAGS	0x02u	/* ?tag */
+#define API_CAT_PASSING	0x04u	/* ?passing */
+struct api_cat_read {
+	uint8_t what;		/* enum proto_cat_query */
+	const char *name;
+	unsigned flags;
+	const struct bexpr_type *ftype;
+	api_done_fn *done;
+};
+/* Parse the read options (400/500 sent on a bad one) and ask the store. */
+void api_cat_read(struct http_ctx *c, const struct http_request *req,
+    const struct api_cat_read *rd);
+/* In done: the decoded answer with the read headers set; false when a
+ * reply (500) was sent instead. */
+bool api_cat_answer(struct api_req *r, struct proto_cat_read *rd);
+/* In done: the request's ?filter compiled (NULL without one); matching
+ * one item: 1, 0, or -1 with a 500 sent. */
+struct bexpr *api_cat_filter(struct api_req *r);
+int api_cat_match(struct api_req *r, const struct bexpr *f,
+    const struct bexpr_value *v);
+bool api_cat_entry(struct proto_str item, struct proto_cat_entry *e,
+    struct proto_cat_node *n, struct proto_cat_service *s);
+
+/* bexpr value trees of rows (freed all at once). */
+struct api_vals {
+	void **p;
+	size_t n, cap;
+};
+void *api_vals_alloc(struct api_vals *v, size_t size);
+void api_vals_reset(struct api_vals *v);
+void api_vals_free(struct api_vals *v);
+struct bexpr_member *api_val_struct(struct api_vals *v,
+    struct bexpr_value *out, size_t n);
+void api_mem_str(struct bexpr_member *m, const char *key, struct proto_str s);
+void api_mem_int(struct bexpr_member *m, const char *key, int64_t i);
+void api_mem_bool(struct bexpr_member *m, const char *key, bool b);
+void api_mem_list(struct api_vals *v, struct bexpr_member *m,
+    const char *key, const struct proto_strv *items);
+void api_mem_map(struct api_vals *v, struct bexpr_member *m, const char *key,
+    const struct proto_strv *kv, bool has);
+void api_val_node(struct api_vals *v, struct bexpr_value *out,
+    const struct proto_cat_node *n);
+void api_val_node_service(struct api_vals *v, struct bexpr_value *out,
+    const struct proto_cat_service *s);
+
+/* JSON of rows as Consul's structs print them. */
+void api_json_strv(struct json_w *jw, const struct proto_strv *v);
+void api_json_map(struct json_w *jw, const struct proto_strv *kv, bool has);
+void api_json_node(struct json_w *jw, const struct proto_cat_node *n);
+void api_json_node_service(struct json_w *jw,
+    const struct proto_cat_service *s);
 
 http_handler_fn api_agent_self, api_agent_version, api_agent_members,
     api_agent_reload, api_agent_leave, api_status_leader, api_status_peers;

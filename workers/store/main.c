@@ -7,6 +7,7 @@
 #include "workers/common/stats.h"
 #include "workers/common/worker.h"
 #include "workers/store/store.h"
+#include "workers/store/catalog_store.h"
 #include "supervisor/config.h"
 #include "lib/log.h"
 
@@ -154,6 +155,12 @@ static const struct worker_handler store_handlers[] = {
 	{ PROTO_KV_TXN_REQ, FROM(PROC_HTTP), store_on_kv_txn },
 	{ PROTO_SNAPSHOT_SAVE_REQ, FROM(PROC_HTTP), store_on_snapshot_save },
 	{ PROTO_STATE_RESTORE, FROM(PROC_HTTP), store_on_state_restore },
+	{ PROTO_CAT_REGISTER, FROM(PROC_HTTP) | FROM(PROC_CHECKS),
+	    store_on_cat_register },
+	{ PROTO_CAT_DEREGISTER, FROM(PROC_HTTP) | FROM(PROC_CHECKS),
+	    store_on_cat_deregister },
+	{ PROTO_CAT_READ_REQ, FROM(PROC_HTTP) | FROM(PROC_CHECKS) |
+	    FROM(PROC_DNS), store_on_cat_read },
 };
 
 const struct worker_ops store_ops = {

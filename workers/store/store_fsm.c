@@ -5,6 +5,7 @@
  * so every server computes the same tables and indexes.
  */
 #include "workers/store/store.h"
+#include "workers/store/catalog_store.h"
 #include "workers/common/worker.h"
 #include "lib/log.h"
 
@@ -197,6 +198,11 @@ store_fsm_apply(struct store *st, uint64_t index, const uint8_t *p,
 		return;
 	case PROTO_STATE_RESTORE:
 		store_apply_restore(st, index, p + 2, len - 2, w);
+		return;
+	case PROTO_CAT_REGISTER:
+	case PROTO_CAT_DEREGISTER:
+	case PROTO_CAT_READ_REQ:
+		store_catalog_apply(st, index, type, p + 2, len - 2, w);
 		return;
 	}
 	log_warnx("raft entry %llu: unknown command 0x%04x skipped",
