@@ -37,8 +37,10 @@
  * temporary file (SIGXFSZ), so checks keeps it too.
  */
 static const struct privdrop_policy policies[] = {
-	{ .name = "gossip", .root = PRIVDROP_ROOT_EMPTY,
-	  .nofile = 4096, .nproc = 0, .fsize = 0, .syscalls = SC_NET },
+	/* gossip persists data_dir/serf: keyrings and member snapshots */
+	{ .name = "gossip", .root = PRIVDROP_ROOT_WRITE_DIR, .write_dir = "serf",
+	  .nofile = 4096, .nproc = 0, .fsize = KEEP,
+	  .syscalls = SC_NET | PRIVDROP_SC_FILES },
 	{ .name = "store", .root = PRIVDROP_ROOT_WRITE_DIR, .write_dir = "raft",
 	  .nofile = 16384, .nproc = KEEP, .fsize = KEEP,
 	  .syscalls = SC_NET | PRIVDROP_SC_THREADS | PRIVDROP_SC_FILES },

@@ -1,90 +1,150 @@
 /*
  * The gossip worker: the serf LAN pool (and WAN pool on servers).  This
- * file is its process shell; the memberlist/serf protocol lives in the
- * other gossip_*.c files.
+ * file is its process shell (the message table and the worker_ops); the
+ * pools' glue is in worker_*.c (worker_gossip.h), the protocol in the
+ * other files of this folder.
  *
- * The agent's own member record is built here from the configuration with
- * Consul's tag set, because every other process learns who this agent is
- * (name, address, role, datacenter) from gossip.
+ * Graceful leave: AGENT_LEAVE from the supervisor (PUT /v1/agent/leave)
+ * leaves every pool -- leave intent broadcast, memberlist dead-from-self,
+ * Consul's 3 s propagation delay -- and is answered when all are done.
+ * A SHUTDOWN leaves first when its reason says so (1), or, for reason 0,
+ * when leave_on_terminate is set (Consul's SIGTERM rule: clients leave by
+ * default, servers do not); the supervisor does not tell SIGTERM from
+ * SIGINT, so skip_leave_on_interrupt is not applied separately.
  */
 #include "workers/common/stats.h"
-#include "workers/common/worker.h"
-#include "workers/gossip/gossip_self.h"
+#include "workers/gossip/worker_gossip.h"
 #include "supervisor/config.h"
 #include "lib/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static struct gossip_self self;
+struct gw gw;
+
+void
+gw_pending_init(struct gw_pending *p, struct worker *w, unsigned from,
+    const struct ipc_msg *m)
+{
+	p->proc = from;
+	p->epoch = from < PROC_MAX ? w->peer_epoch[from] : 0;
+	p->req = *m;
+	p->req.data = NULL;
+	p->req.len = 0;
+	p->req.fd = -1;
+}
+
+static struct ipc_chan *
+pending_chan(struct worker *w, const struct gw_pending *p)
+{
+	if (p->proc == PROC_SUPERVISOR)
+		return w->sup;
+	if (p->proc >= PROC_MAX || w->peer_epoch[p->proc] != p->epoch)
+		return NULL;
+	return w->peer[p->proc];
+}
+
+bool
+gw_pending_reply(struct worker *w, const struct gw_pending *p, uint16_t type,
+    const struct buf *payload)
+{
+	struct ipc_chan *ch = pending_chan(w, p);
+	if (ch == NULL)
+		return false;
+	return worker_reply(ch, &p->req, type, payload) == 0;
+}
+
+bool
+gw_pending_result(struct worker *w, const struct gw_pending *p, int code,
+    const char *msg)
+{
+	struct ipc_chan *ch = pending_chan(w, p);
+	if (ch == NULL)
+		return false;
+	return worker_reply_result(ch, &p->req, code, msg) == 0;
+}
+
+/* ---- worker_ops ---- */
 
 static int
 gossip_init(struct worker *w)
 {
-	w->app = &self;
-	gossip_self_build(&self, w->cfg);
-	return 0;
+	w->app = &gw;
+	gw.w = w;
+	gossip_self_build(&gw.self, w->cfg);
+	gw_events_init(&gw);
+	/* Keyring files, snapshots and host names are read here, while the
+	 * file system and the resolver are still reachable. */
+	return gw_pools_init(&gw, w->cfg);
 }
 
 static void
 gossip_listen(struct worker *w, unsigned kind, const char *addr, int fd)
 {
+	int *slot = NULL;
 	switch (kind) {
 	case LISTEN_SERF_LAN_UDP:
-		self.lan_udp = fd;
-		return;
+		slot = &gw.pools[GW_LAN].udp;
+		break;
 	case LISTEN_SERF_LAN_TCP:
-		self.lan_tcp = fd;
-		return;
+		slot = &gw.pools[GW_LAN].tcp;
+		break;
 	case LISTEN_SERF_WAN_UDP:
-		self.wan_udp = fd;
-		return;
+		slot = &gw.pools[GW_WAN].udp;
+		break;
 	case LISTEN_SERF_WAN_TCP:
-		self.wan_tcp = fd;
+		slot = &gw.pools[GW_WAN].tcp;
+		break;
+	}
+	if (slot == NULL || *slot >= 0) {
+		close(fd);
 		return;
 	}
-	close(fd);
+	*slot = fd;
+}
+
+static int
+gossip_start(struct worker *w)
+{
+	return gw_pools_start(&gw);
 }
 
 static int
 gossip_reconfig(struct worker *w, struct agent_config *nc, struct buf *err)
 {
-	/* Node meta and tags may change on reload; identity may not. */
-	gossip_self_build(&self, nc);
+	/* Tags may change on reload (bootstrap_expect ...); identity,
+	 * addresses and ports may not (they need a restart in Consul too). */
+	gossip_self_build(&gw.self, nc);
+	gw_set_tags(&gw);
 	return 0;
 }
 
 static void
-on_members(struct worker *w, unsigned from, struct ipc_chan *ch,
-    struct ipc_msg *m)
+gossip_peer_up(struct worker *w, unsigned peer)
 {
-	struct proto_members_req q;
-	struct buf item, out;
-	proto_dec_members_req(m->data, m->len, &q);
-	buf_init(&item);
-	buf_init(&out);
-	struct proto_str one;
-	struct proto_members r = { .members = { .n = 0, .strs = &one } };
-	if (!q.wan || w->cfg->server) {
-		gossip_self_member(&self, q.wan, &item);
-		one.p = (const char *)item.data;
-		one.len = (uint32_t)item.len;
-		r.members.n = 1;
-	}
-	proto_enc_members(&out, &r);
-	worker_reply(ch, m, PROTO_MEMBERS, &out);
-	buf_free(&item);
-	buf_free(&out);
+	/* A (re)started store or checks worker learns every member again. */
+	if (peer == PROC_STORE || peer == PROC_CHECKS)
+		gw_replay_members(&gw, peer);
 }
 
-static void
-on_leave(struct worker *w, unsigned from, struct ipc_chan *ch,
-    struct ipc_msg *m)
+static bool
+gossip_stop(struct worker *w, unsigned reason)
 {
-	log_info("leaving the gossip pools");
-	self.left = true;
-	worker_reply_result(ch, m, 0, "");
+	bool leave = reason == 1 || (reason == 0 && w->cfg->leave_on_terminate);
+	if (leave && !gw.leave_asked && gw.pools[GW_LAN].pool != NULL) {
+		log_info("leaving the gossip pools before stopping");
+		gw.stop_after_leave = true;
+		gw_leave(&gw);
+		return true;
+	}
+	if (gw.leave_asked && gw.leaves_pending > 0) {
+		gw.stop_after_leave = true;
+		return true;
+	}
+	gw_pools_free(&gw);
+	return false;
 }
 
 static void
@@ -93,27 +153,44 @@ gossip_stats(struct worker *w, const char *section, struct buf *out)
 	bool wan = strcmp(section, "serf_wan") == 0;
 	if (!wan && strcmp(section, "serf_lan") != 0)
 		return;
-	if (wan && !w->cfg->server)
+	gw_pool_stats(&gw, wan, out);
+}
+
+/* ---- messages ---- */
+
+static void
+on_members(struct worker *w, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	struct proto_members_req q;
+	if (proto_dec_members_req(m->data, m->len, &q) < 0)
 		return;
-	stats_add(out, "members", "1");
-	stats_add(out, "failed", "0");
-	stats_add(out, "left", "0");
-	stats_add(out, "health_score", "0");
-	stats_add(out, "member_time", "1");
-	stats_add(out, "event_time", "1");
-	stats_add(out, "query_time", "1");
-	stats_add(out, "intent_queue", "0");
-	stats_add(out, "event_queue", "0");
-	stats_add(out, "query_queue", "0");
-	stats_add(out, "encrypted", w->cfg->encrypt && w->cfg->encrypt[0] ?
-	    "true" : "false");
-	stats_add(out, "coordinate_resets", "0");
+	gw_members_reply(&gw, q.wan, ch, m);
+}
+
+static void
+on_leave(struct worker *w, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	if (gw.leave_asked && gw.leaves_pending == 0) {
+		worker_reply_result(ch, m, 0, "");
+		return;
+	}
+	gw_pending_init(&gw.leave_req, w, from, m);
+	gw.leave_reply = true;
+	if (!gw.leave_asked)
+		gw_leave(&gw);
 }
 
 static const struct worker_handler gossip_handlers[] = {
 	{ PROTO_MEMBERS_REQ, FROM(PROC_HTTP) | FROM(PROC_STORE) |
 	    FROM(PROC_CHECKS), on_members },
 	{ PROTO_AGENT_LEAVE, FROM(PROC_SUPERVISOR), on_leave },
+	{ PROTO_JOIN_REQ, FROM(PROC_HTTP), gw_on_join },
+	{ PROTO_FORCE_LEAVE_REQ, FROM(PROC_HTTP), gw_on_force_leave },
+	{ PROTO_EVENT_FIRE_REQ, FROM(PROC_HTTP), gw_on_event_fire },
+	{ PROTO_EVENT_LIST_REQ, FROM(PROC_HTTP), gw_on_event_list },
+	{ PROTO_KEYRING_REQ, FROM(PROC_HTTP), gw_on_keyring },
 };
 
 const struct worker_ops gossip_ops = {
@@ -122,6 +199,9 @@ const struct worker_ops gossip_ops = {
 	.nhandlers = nitems(gossip_handlers),
 	.init = gossip_init,
 	.listen = gossip_listen,
+	.start = gossip_start,
 	.reconfig = gossip_reconfig,
+	.peer_up = gossip_peer_up,
+	.stop = gossip_stop,
 	.stats = gossip_stats,
 };

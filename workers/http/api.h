@@ -154,6 +154,9 @@ void api_json_node_service(struct json_w *jw,
 
 http_handler_fn api_agent_self, api_agent_version, api_agent_members,
     api_agent_reload, api_agent_leave, api_status_leader, api_status_peers;
+/* api_gossip.c: join, force-leave, events, keyring (the gossip worker) */
+http_handler_fn api_agent_join, api_agent_force_leave, api_event_fire,
+    api_event_list, api_operator_keyring;
 
 /* api_local.c: agent-local services and checks (the checks worker) */
 http_handler_fn api_agent_services, api_agent_service, api_agent_checks,
