@@ -154,7 +154,7 @@ check_drop(struct chk_state *st, struct chk_check *c, bool purge)
 	chk_run_stop(st, c);
 	chk_sync_forget(st, c);
 	avl_remove(&st->checks, &c->node);
-	if (purge && c->persisted)
+	if (purge)		/* the definition if persisted, TTL state anyway */
 		chk_purge_check(st, c->id);
 	chk_sync_deleted(st);
 	chk_alias_touch(st, c);
@@ -217,6 +217,10 @@ check_allowed(struct chk_state *st, const struct chk_def *d,
 	    k == CHK_K_H2PING) {
 		buf_printf(err, "%s checks are not supported by this agent",
 		    chk_kind_name(k));
+		return -ENOTSUP;
+	}
+	if (k == CHK_K_TCP && d->tcp_use_tls) {
+		buf_addstr(err, "tcp_use_tls is not supported by this agent");
 		return -ENOTSUP;
 	}
 	return 0;
