@@ -7,6 +7,8 @@
 #include "workers/common/stats.h"
 #include "workers/common/worker.h"
 #include "workers/store/store.h"
+#include "workers/store/cluster.h"
+#include "workers/store/rpc.h"
 #include "workers/store/catalog_store.h"
 #include "supervisor/config.h"
 #include "lib/log.h"
@@ -34,10 +36,14 @@ store_init(struct worker *w)
 	return 0;
 }
 
+/* Raft first: the server port steps messages into it as they come. */
 static int
 store_start(struct worker *w)
 {
-	return store_raft_init(&st);
+	if (store_raft_init(&st) < 0 || rpc_init(&st) < 0 ||
+	    cluster_init(&st) < 0)
+		return -1;
+	return 0;
 }
 
 static void
@@ -47,13 +53,19 @@ store_listen(struct worker *w, unsigned kind, const char *addr, int fd)
 		close(fd);
 		return;
 	}
-	/* The Raft transport accepts here once clustering is wired in. */
+	/* rpc.c accepts here from store_start on. */
 	st.rpc_fd = fd;
 }
 
 static bool
 store_stop(struct worker *w, unsigned reason)
 {
+	/* A graceful leave takes this server out of Raft first (cluster.h);
+	 * the process then exits when that is done or times out. */
+	if (reason == 1 && cluster_leave(&st))
+		return true;
+	cluster_stop(&st);
+	rpc_stop(&st);
 	watch_set_free(&st.watches);
 	store_raft_stop(&st);
 	return false;
@@ -66,8 +78,7 @@ status_index(void)
 }
 
 static void
-on_status_leader(struct worker *w, unsigned from, struct ipc_chan *ch,
-    struct ipc_msg *m)
+status_leader(struct buf *b)
 {
 	struct proto_status_leader r = {
 		.leader = proto_str_c(store_leader_addr(&st)),
@@ -75,17 +86,12 @@ on_status_leader(struct worker *w, unsigned from, struct ipc_chan *ch,
 		.last_contact_ms = store_last_contact_ms(&st),
 		.index = status_index(),
 	};
-	struct buf b;
-	buf_init(&b);
-	proto_enc_status_leader(&b, &r);
-	worker_reply(ch, m, PROTO_STATUS_LEADER, &b);
-	buf_free(&b);
+	proto_enc_status_leader(b, &r);
 }
 
 /* Raft voters' addresses (Consul's /v1/status/peers). */
 static void
-on_status_peers(struct worker *w, unsigned from, struct ipc_chan *ch,
-    struct ipc_msg *m)
+status_peers(struct buf *b)
 {
 	const char *peers[RFT_SERVERS_MAX];
 	uint32_t n = 0;
@@ -95,11 +101,37 @@ on_status_peers(struct worker *w, unsigned from, struct ipc_chan *ch,
 			peers[n++] = conf->s[i].addr;
 	struct proto_status_peers r = { .peers = { .n = n, .items = peers },
 		.index = status_index() };
+	proto_enc_status_peers(b, &r);
+}
+
+/* Answered by this server; a client agent asks one (rpc_forward). */
+void
+store_status_req(struct store *s, struct store_waiter *w)
+{
 	struct buf b;
+	if (!s->server) {
+		rpc_forward(s, w, NULL);
+		return;
+	}
 	buf_init(&b);
-	proto_enc_status_peers(&b, &r);
-	worker_reply(ch, m, PROTO_STATUS_PEERS, &b);
+	if (w->type == PROTO_STATUS_LEADER_REQ) {
+		status_leader(&b);
+		store_reply(s, w, PROTO_STATUS_LEADER, &b);
+	} else {
+		status_peers(&b);
+		store_reply(s, w, PROTO_STATUS_PEERS, &b);
+	}
 	buf_free(&b);
+	store_waiter_free(w);
+}
+
+static void
+on_status(struct worker *w, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	struct store_waiter sw;
+	store_waiter_from(w, from, m, &sw);
+	store_status_req(&st, &sw);
 }
 
 static void
@@ -137,7 +169,11 @@ store_stats(struct worker *w, const char *section, struct buf *out)
 	if (strcmp(section, "consul") == 0) {
 		stats_add(out, "server", c->server ? "true" : "false");
 		if (!c->server) {
-			stats_add(out, "known_servers", "0");
+			unsigned n = 0;
+			for (size_t i = 0; st.cl && i < st.cl->n; i++)
+				n += st.cl->m[i].server &&
+				    st.cl->m[i].status == CL_ALIVE;
+			stats_addu(out, "known_servers", n);
 			return;
 		}
 		stats_add(out, "bootstrap", c->bootstrap || c->dev ? "true" : "false");
@@ -149,8 +185,8 @@ store_stats(struct worker *w, const char *section, struct buf *out)
 }
 
 static const struct worker_handler store_handlers[] = {
-	{ PROTO_STATUS_LEADER_REQ, FROM(PROC_HTTP), on_status_leader },
-	{ PROTO_STATUS_PEERS_REQ, FROM(PROC_HTTP), on_status_peers },
+	{ PROTO_STATUS_LEADER_REQ, FROM(PROC_HTTP), on_status },
+	{ PROTO_STATUS_PEERS_REQ, FROM(PROC_HTTP), on_status },
 	{ PROTO_KV_READ_REQ, FROM(PROC_HTTP), store_on_kv_read },
 	{ PROTO_KV_TXN_REQ, FROM(PROC_HTTP), store_on_kv_txn },
 	{ PROTO_SNAPSHOT_SAVE_REQ, FROM(PROC_HTTP), store_on_snapshot_save },
@@ -161,6 +197,14 @@ static const struct worker_handler store_handlers[] = {
 	    store_on_cat_deregister },
 	{ PROTO_CAT_READ_REQ, FROM(PROC_HTTP) | FROM(PROC_CHECKS) |
 	    FROM(PROC_DNS), store_on_cat_read },
+	/* Clustering (cluster.h). */
+	{ PROTO_MEMBER_EVENT, FROM(PROC_GOSSIP), cluster_on_member_event },
+	{ PROTO_OP_RAFT_CONF_REQ, FROM(PROC_HTTP), cluster_on_op },
+	{ PROTO_OP_RAFT_REMOVE_REQ, FROM(PROC_HTTP), cluster_on_op },
+	{ PROTO_OP_RAFT_TRANSFER_REQ, FROM(PROC_HTTP), cluster_on_op },
+	{ PROTO_AUTOPILOT_CONF_REQ, FROM(PROC_HTTP), cluster_on_op },
+	{ PROTO_AUTOPILOT_SET_REQ, FROM(PROC_HTTP), cluster_on_op },
+	{ PROTO_AUTOPILOT_HEALTH_REQ, FROM(PROC_HTTP), cluster_on_op },
 };
 
 const struct worker_ops store_ops = {

@@ -19,6 +19,8 @@
 struct worker;
 struct ipc_msg;
 struct ipc_chan;
+struct store_rpc;	/* rpc.h: the server port */
+struct store_cluster;	/* cluster.h: servers, bootstrap, autopilot */
 
 /* Who to answer once a proposal or a ReadIndex round completes. */
 struct store_waiter {
@@ -42,6 +44,8 @@ struct store {
 	char self_addr[128];	/* advertise:server_port */
 	int rpc_fd;		/* server RPC listener (8300) */
 	bool server;
+	struct store_rpc *rpc;
+	struct store_cluster *cl;
 
 	struct rft *raft;
 	uint64_t raft_id;
@@ -84,6 +88,9 @@ int store_read_index(struct store *st, struct store_waiter *w);
 /* Take back a waiter parked under cookie (NULL if gone). */
 bool store_pending_take(struct store *st, uint64_t cookie,
     struct store_waiter *out);
+/* Park a waiter (taking w->req) under a fresh cookie, for a core call
+ * that answers through apply or abandon (membership changes). */
+uint64_t store_pending_add(struct store *st, struct store_waiter *w);
 
 /* store_snapshot.c: the state machine to and from a snapshot body. */
 struct rft_snap_writer;
@@ -115,11 +122,21 @@ void store_on_kv_read(struct worker *wk, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m);
 void store_on_kv_txn(struct worker *wk, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m);
+/* Serve, or forward (to the leader, or from a client agent to a server),
+ * a request held by a waiter from IPC or the server port; takes w. */
+void store_kv_read_req(struct store *st, struct store_waiter *w);
+void store_kv_txn_req(struct store *st, struct store_waiter *w);
+void store_waiter_from(struct worker *wk, unsigned from,
+    const struct ipc_msg *m, struct store_waiter *w);
 void store_kv_read(struct store *st, struct store_waiter *w);
 void store_reply(struct store *st, const struct store_waiter *w,
     uint16_t type, const struct buf *payload);
 void store_reply_error(struct store *st, const struct store_waiter *w,
     int code, const char *msg);
 void store_waiter_free(struct store_waiter *w);
+
+/* main.c: STATUS_LEADER_REQ / STATUS_PEERS_REQ held by a waiter (takes
+ * w); a client agent asks a server. */
+void store_status_req(struct store *st, struct store_waiter *w);
 
 #endif

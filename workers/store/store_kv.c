@@ -7,6 +7,7 @@
  * proposed to Raft and answered when applied.
  */
 #include "workers/store/store.h"
+#include "workers/store/rpc.h"
 #include "workers/common/worker.h"
 #include "lib/log.h"
 
@@ -25,6 +26,13 @@ store_reply(struct store *st, const struct store_waiter *w, uint16_t type,
     const struct buf *payload)
 {
 	struct worker *wk = st->w;
+	/* From another server (clustering): back over the server port. */
+	if (rpc_waiter(w)) {
+		rpc_reply(st, w, type, payload);
+		return;
+	}
+	if (w->peer >= PROC_MAX)
+		return;
 	struct ipc_chan *ch = wk->peer[w->peer];
 	/* The asker was restarted meanwhile: nobody waits for this answer. */
 	if (ch == NULL || wk->peer_epoch[w->peer] != w->epoch || w->reqid == 0)
@@ -221,8 +229,8 @@ store_kv_read(struct store *st, struct store_waiter *w)
 
 /* ---- the IPC handlers ------------------------------------------------- */
 
-static void
-waiter_from(struct worker *wk, unsigned from, const struct ipc_msg *m,
+void
+store_waiter_from(struct worker *wk, unsigned from, const struct ipc_msg *m,
     struct store_waiter *w)
 {
 	w->peer = from;
@@ -233,58 +241,86 @@ waiter_from(struct worker *wk, unsigned from, const struct ipc_msg *m,
 	buf_add(&w->req, m->data, m->len);
 }
 
-static const char *
-route_error(const struct store *st, int r)
+/*
+ * Clustering (workers/store/rpc.h): a request this server cannot serve
+ * goes to the leader (-EREMOTE: one is known); a client agent, which runs
+ * no Raft, sends everything to a server.  Takes w.
+ */
+static void
+route(struct store *st, struct store_waiter *w, int r)
 {
-	if (!st->server)
-		return "No known Consul servers";
-	if (r == -EREMOTE)
-		return "rpc error: forwarding to the leader is not available yet";
-	return "No cluster leader";
+	if (!st->server) {
+		rpc_forward(st, w, NULL);
+		return;
+	}
+	if (r == -EREMOTE) {
+		rpc_forward(st, w, store_leader_addr(st));
+		return;
+	}
+	store_reply_error(st, w, r, "No cluster leader");
+	store_waiter_free(w);
+}
+
+void
+store_kv_read_req(struct store *st, struct store_waiter *w)
+{
+	struct proto_kv_read_req q;
+	if (proto_dec_kv_read_req(w->req.data, w->req.len, &q) < 0) {
+		store_reply_error(st, w, -EBADMSG, "malformed KV read");
+		store_waiter_free(w);
+		return;
+	}
+	if (st->raft == NULL) {
+		route(st, w, -ENOTCONN);
+		return;
+	}
+	if (q.consistency == 1 ||			/* stale */
+	    (q.consistency == 0 && store_is_leader(st) &&
+	    rft_lease_valid(st->raft, mono_ms()))) {
+		store_kv_read(st, w);
+		store_waiter_free(w);
+		return;
+	}
+	int r = store_read_index(st, w);
+	if (r < 0)
+		route(st, w, r);
+	/* else the waiter went to the pending map */
+}
+
+void
+store_kv_txn_req(struct store *st, struct store_waiter *w)
+{
+	if (st->raft == NULL) {
+		route(st, w, -ENOTCONN);
+		return;
+	}
+	/* A read-only transaction is a read (default consistency: the leader
+	 * on its lease); it changes nothing, so it needs no log entry. */
+	if (store_kv_txn_read_only(w->req.data, w->req.len) &&
+	    store_is_leader(st) && rft_lease_valid(st->raft, mono_ms())) {
+		store_fsm_kv_txn(st, st->applied, w->req.data, w->req.len, w);
+		store_waiter_free(w);
+		return;
+	}
+	int r = store_propose(st, PROTO_KV_TXN_REQ, &w->req, w);
+	if (r < 0)
+		route(st, w, r);
 }
 
 void
 store_on_kv_read(struct worker *wk, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m)
 {
-	struct store *st = wk->app;
-	struct proto_kv_read_req q;
 	struct store_waiter w;
-	proto_dec_kv_read_req(m->data, m->len, &q);
-	waiter_from(wk, from, m, &w);
-	if (q.consistency == 1 && st->raft) {		/* stale */
-		store_kv_read(st, &w);
-	} else if (q.consistency == 0 && store_is_leader(st) &&
-	    rft_lease_valid(st->raft, mono_ms())) {
-		store_kv_read(st, &w);
-	} else {
-		int r = store_read_index(st, &w);
-		if (r == 0)
-			return;		/* the waiter went to the pending map */
-		store_reply_error(st, &w, r, route_error(st, r));
-	}
-	store_waiter_free(&w);
+	store_waiter_from(wk, from, m, &w);
+	store_kv_read_req(wk->app, &w);
 }
 
 void
 store_on_kv_txn(struct worker *wk, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m)
 {
-	struct store *st = wk->app;
 	struct store_waiter w;
-	struct buf msg = { (uint8_t *)m->data, m->len, m->len };
-	waiter_from(wk, from, m, &w);
-	/* A read-only transaction is a read (default consistency: the leader
-	 * on its lease); it changes nothing, so it needs no log entry. */
-	if (store_kv_txn_read_only(m->data, m->len) && store_is_leader(st) &&
-	    rft_lease_valid(st->raft, mono_ms())) {
-		store_fsm_kv_txn(st, st->applied, m->data, m->len, &w);
-		store_waiter_free(&w);
-		return;
-	}
-	int r = store_propose(st, PROTO_KV_TXN_REQ, &msg, &w);
-	if (r == 0)
-		return;
-	store_reply_error(st, &w, r, route_error(st, r));
-	store_waiter_free(&w);
+	store_waiter_from(wk, from, m, &w);
+	store_kv_txn_req(wk->app, &w);
 }

@@ -10,6 +10,8 @@
  * directory is data_dir/raft (its chroot as root), so paths are relative.
  */
 #include "workers/store/store.h"
+#include "workers/store/cluster.h"
+#include "workers/store/rpc.h"
 #include "workers/store/raft_store.h"
 #include "workers/common/worker.h"
 #include "supervisor/config.h"
@@ -37,6 +39,14 @@ pending_put(struct store *st, uint64_t cookie, struct store_waiter *w)
 	*b = p;
 }
 
+uint64_t
+store_pending_add(struct store *st, struct store_waiter *w)
+{
+	uint64_t cookie = ++st->next_cookie;
+	pending_put(st, cookie, w);
+	return cookie;
+}
+
 bool
 store_pending_take(struct store *st, uint64_t cookie, struct store_waiter *out)
 {
@@ -55,13 +65,11 @@ store_pending_take(struct store *st, uint64_t cookie, struct store_waiter *out)
 
 /* ---- core callbacks --------------------------------------------------- */
 
+/* The cluster transport: workers/store/rpc_raft.c. */
 static void
 cb_send(void *ud, const struct rft_msg *m)
 {
-	/* Peers are reached over the server port once the cluster transport
-	 * is wired (gossip issue); a single server has none to reach. */
-	log_debug("raft: no transport to %llu yet; message dropped",
-	    (unsigned long long)m->to);
+	rpc_raft_send(ud, m);
 }
 
 /*
@@ -147,7 +155,11 @@ cb_apply(void *ud, const struct rft_entry *e)
 	struct store *st = ud;
 	struct store_waiter w;
 	bool have = e->cookie && store_pending_take(st, e->cookie, &w);
-	if (e->type == RFT_ENTRY_NORMAL)
+	/* The replicated autopilot configuration is cluster.c's. */
+	if (e->type == RFT_ENTRY_NORMAL &&
+	    cluster_apply(st, e, have ? &w : NULL))
+		;
+	else if (e->type == RFT_ENTRY_NORMAL)
 		store_fsm_apply(st, e->index, e->data, e->len, have ? &w : NULL);
 	else if (have)
 		store_reply_error(st, &w, 0, "");
@@ -282,6 +294,7 @@ cb_role_changed(void *ud, enum rft_role role, uint64_t term, uint64_t leader)
 {
 	static const char *const names[] = { "follower", "candidate", "leader" };
 	log_info("raft: %s in term %llu", names[role], (unsigned long long)term);
+	cluster_role_changed(ud, role);
 }
 
 static void
@@ -289,6 +302,7 @@ cb_conf_changed(void *ud, const struct rft_conf *conf, uint64_t index)
 {
 	log_debug("raft: configuration at %llu has %u servers",
 	    (unsigned long long)index, conf->n);
+	cluster_conf_changed(ud, conf, index);
 }
 
 static const struct rft_cbs store_rft_cbs = {
@@ -314,23 +328,6 @@ tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct store *st = t->data;
 	rft_tick(st->raft, mono_ms());
-}
-
-/* The Raft id: the node id's first 64 bits (node ids are random UUIDs). */
-static uint64_t
-raft_id_of(const char *node_id)
-{
-	uint64_t id = 0;
-	for (const char *p = node_id; *p && id >> 60 == 0; p++) {
-		int c = *p;
-		if (c == '-')
-			continue;
-		int v = c >= '0' && c <= '9' ? c - '0' :
-		    c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-		    c >= 'A' && c <= 'F' ? c - 'A' + 10 : 0;
-		id = id << 4 | (uint64_t)v;
-	}
-	return id ? id : 1;
 }
 
 static void
@@ -376,7 +373,8 @@ restore_snapshot(struct store *st, struct rft_boot *boot)
 static int
 open_log(struct store *st, const struct agent_config *c)
 {
-	if (c->dev) {
+	/* No data dir (-dev, and in-process tests): nothing to keep. */
+	if (c->dev || c->data_dir == NULL || c->data_dir[0] == '\0') {
 		st->log = rft_store_open_memory();
 		return st->log ? 0 : -ENOMEM;
 	}
@@ -423,7 +421,7 @@ store_raft_init(struct store *st)
 		log_warnx("raft storage: %s", strerror(-r));
 		return -1;
 	}
-	st->raft_id = raft_id_of(c->node_id);
+	st->raft_id = cluster_raft_id(c->node_id);
 	rft_config_default(&rc, st->raft_id,
 	    (unsigned)c->performance.raft_multiplier);
 	rc.snapshot_threshold = (uint64_t)c->raft_snapshot_threshold;
@@ -446,7 +444,9 @@ store_raft_init(struct store *st)
 	ev_timer_start(st->w->loop, &st->tick);
 	if (fresh && (c->dev || c->bootstrap || c->bootstrap_expect == 1)) {
 		struct rft_conf conf = { 0 };
-		rft_conf_add(&conf, st->raft_id, RFT_VOTER, c->node_name,
+		/* Named by node ID, as Consul's Raft servers are: every server
+		 * of a cluster names the others so (cluster.c). */
+		rft_conf_add(&conf, st->raft_id, RFT_VOTER, c->node_id,
 		    st->self_addr);
 		r = rft_bootstrap(st->raft, &conf);
 		if (r < 0 && r != -EEXIST)
@@ -488,13 +488,16 @@ store_last_contact_ms(const struct store *st)
 {
 	if (st->raft == NULL || store_is_leader(st))
 		return 0;
-	return rft_last_contact(st->raft);
+	/* rft_last_contact is a time; Consul reports the age. */
+	uint64_t t = rft_last_contact(st->raft), now = mono_ms();
+	return t && now > t ? now - t : 0;
 }
 
 static int
 not_leader_error(const struct store *st)
 {
-	return st->raft && rft_leader(st->raft) ? -EREMOTE : -ENOTCONN;
+	/* -EREMOTE: a leader we can forward to (cluster transport). */
+	return st->raft && store_leader_addr(st)[0] ? -EREMOTE : -ENOTCONN;
 }
 
 int
