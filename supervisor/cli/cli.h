@@ -42,9 +42,15 @@ struct cli_cmd {
  * lists them sorted, with "agent" (run by main()).
  */
 #define CLI_COMMANDS(X)							\
+	X("event", cli_cmd_event, "Fire a new event")			\
+	X("force-leave", cli_cmd_force_leave,				\
+	    "Forces a member of the cluster to enter the \"left\" state") \
 	X("info", cli_cmd_info,						\
 	    "Provides debugging information for operators.")		\
+	X("join", cli_cmd_join, "Tell Muster agent to join cluster")	\
 	X("keygen", cli_cmd_keygen, "Generates a new encryption key")	\
+	X("keyring", cli_cmd_keyring,					\
+	    "Manages gossip layer encryption keys")			\
 	X("kv", cli_cmd_kv, "Interact with the key-value store")	\
 	X("leave", cli_cmd_leave,					\
 	    "Gracefully leaves the Muster cluster and shuts down")	\
