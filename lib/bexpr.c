@@ -417,7 +417,7 @@ string_op(const struct bx_match *m, const struct bexpr_value *v)
 	size_t n = 0;
 	bool r;
 
-	if (v != NULL && v->kind == BEXPR_STRING) {
+	if (v != NULL && v->kind == BEXPR_STRING && v->s.ptr != NULL) {
 		s = v->s.ptr;
 		n = v->s.len;
 	}

@@ -109,8 +109,8 @@ add_err(struct px *p, size_t off, const char *msg)
 		buf_printf(&one, ": rule %s", p->rule);
 	buf_printf(&one, ": %s", msg);
 	/* pigeon's errList.dedupe keeps the first of equal messages. */
-	q = (const char *)p->errs.data;
-	end = q + p->errs.len;
+	q = p->errs.len > 0 ? (const char *)p->errs.data : NULL;
+	end = q != NULL ? q + p->errs.len : NULL;
 	while (q != NULL && q < end) {
 		const char *nl = memchr(q, '\n', (size_t)(end - q));
 		len = (nl != NULL ? (size_t)(nl - q) : (size_t)(end - q));
