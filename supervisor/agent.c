@@ -95,6 +95,12 @@ data_dir_setup(const struct agent_config *c, struct buf *err)
 			buf_printf(err, "data dir %s: %s", path, strerror(errno));
 			return -errno;
 		}
+		/* The top stays root's but traversable (no listing), so each
+		 * worker user reaches its own 0700 folder below it. */
+		if (pw && i == 0 && chmod(path, 0711) < 0) {
+			buf_printf(err, "chmod %s: %s", path, strerror(errno));
+			return -errno;
+		}
 		if (pw && i > 0 && chown(path, pw->pw_uid, pw->pw_gid) < 0) {
 			buf_printf(err, "chown %s: %s", path, strerror(errno));
 			return -errno;

@@ -290,9 +290,6 @@ def test_config_file_services_and_reload(agents, tmp_path):
     assert a.get("/v1/agent/services").json()["cfg-web"]["Port"] == 82
 
 
-@pytest.mark.xfail(os.geteuid() == 0, strict=True, reason=(
-    "as root the checks worker cannot reach data_dir/local after the "
-    "privilege drop until its privdrop policy gets write_dir \"local\""))
 def test_registrations_survive_restart(agents):
     a = agents("-server", "-bootstrap", dev=False).start()
     r = put_json(a, "/v1/agent/service/register", {

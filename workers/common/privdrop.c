@@ -49,8 +49,9 @@ static const struct privdrop_policy policies[] = {
 	{ .name = "dns", .root = PRIVDROP_ROOT_EMPTY,
 	  .nofile = 8192, .nproc = 0, .fsize = 0,
 	  .syscalls = PRIVDROP_SC_CONNECT },
-	{ .name = "checks", .root = PRIVDROP_ROOT_NONE, .may_exec = true,
-	  .nofile = 4096, .nproc = KEEP, .fsize = KEEP,
+	/* checks persists data_dir/local (its cwd), no chroot: scripts */
+	{ .name = "checks", .root = PRIVDROP_ROOT_NONE, .write_dir = "local",
+	  .may_exec = true, .nofile = 4096, .nproc = KEEP, .fsize = KEEP,
 	  .syscalls = SC_NET | PRIVDROP_SC_THREADS | PRIVDROP_SC_FILES |
 	      PRIVDROP_SC_EXEC },
 };
@@ -184,8 +185,10 @@ confine_fs(const struct privdrop_policy *p, const struct privdrop_ctx *ctx,
 	char why[160];
 	int r;
 
-	if (p->root == PRIVDROP_ROOT_NONE && p->write_dir == NULL)
-		return 0;	/* checks: scripts read the whole system */
+	/* checks: scripts read (and may write) the whole system; its own
+	 * writable dir only sets its working directory. */
+	if (p->root == PRIVDROP_ROOT_NONE && (p->write_dir == NULL || p->may_exec))
+		return 0;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return fail(err, errlen, errno, "PR_SET_NO_NEW_PRIVS");
 	r = sandbox_landlock(p->write_dir != NULL, why, sizeof(why));

@@ -234,13 +234,16 @@ drop_privileges(struct worker *w)
 	struct privdrop_policy in_memory;
 	if (p == NULL)
 		fatalx("no privilege policy for %s", proto_proc_name(w->proc));
-	/* Without a data dir (-dev) the store keeps everything in memory:
-	 * it gets the empty directory and may write nothing at all. */
+	/* Without a data dir (-dev) nothing is persisted: a worker that would
+	 * be chrooted into its data folder gets the empty directory and may
+	 * write nothing; the others just lose their working folder. */
 	if (p->write_dir && w->cfg->data_dir[0] == '\0') {
 		in_memory = *p;
-		in_memory.root = PRIVDROP_ROOT_EMPTY;
 		in_memory.write_dir = NULL;
-		in_memory.fsize = 0;
+		if (p->root == PRIVDROP_ROOT_WRITE_DIR) {
+			in_memory.root = PRIVDROP_ROOT_EMPTY;
+			in_memory.fsize = 0;
+		}
 		p = &in_memory;
 	}
 	paths_empty_dir(empty, sizeof(empty));

@@ -109,6 +109,10 @@ setup(void)
 	mkdir_owned(p, 0700, E.uuid, E.ugid);
 	snprintf(p, sizeof(p), "%s/serf", E.udata);
 	mkdir_owned(p, 0700, E.uuid, E.ugid);
+	snprintf(p, sizeof(p), "%s/local", E.data);
+	mkdir_owned(p, 0700, E.uid, E.gid);
+	snprintf(p, sizeof(p), "%s/local", E.udata);
+	mkdir_owned(p, 0700, E.uuid, E.ugid);
 }
 
 static int
@@ -384,6 +388,9 @@ expected_dirs(const char *w, enum mode m, char *root, char *cwd, size_t len)
 	snprintf(cwd, len, "%s", root);
 	if (m == AS_USER && p->write_dir)
 		snprintf(cwd, len, "%s/%s", E.udata, p->write_dir);
+	/* Not chrooted but with a folder of its own (checks): works there. */
+	if (m == AS_ROOT && p->root == PRIVDROP_ROOT_NONE && p->write_dir)
+		snprintf(cwd, len, "%s/%s", E.data, p->write_dir);
 }
 
 static void
@@ -1256,10 +1263,10 @@ START_TEST(test_policy_table)
 		const struct privdrop_policy *p = privdrop_policy_find(workers[i]);
 		ck_assert(p != NULL);
 		ck_assert_str_eq(p->name, workers[i]);
-		/* Only the check runner execs; only the store writes. */
+		/* Only the check runner execs; http and dns write nothing. */
 		ck_assert(p->may_exec == is_worker(workers[i], "checks"));
-		ck_assert((p->write_dir != NULL) == is_worker(workers[i],
-		    "store"));
+		ck_assert((p->write_dir == NULL) == (is_worker(workers[i],
+		    "http") || is_worker(workers[i], "dns")));
 	}
 	for (size_t i = 0; i < sizeof(nonworkers) / sizeof(nonworkers[0]); i++)
 		ck_assert(privdrop_policy_find(nonworkers[i]) == NULL);
