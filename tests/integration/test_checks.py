@@ -321,3 +321,121 @@ def test_registrations_survive_restart(agents):
 def test_dev_mode_writes_nothing(agent):
     put_json(agent, "/v1/agent/service/register", {"Name": "tmp"})
     assert not os.path.exists(agent.data_dir)
+
+
+GO_SERVER = r'''
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// A gRPC health service as grpc-go speaks it on the wire (HTTP/2 over
+// TLS, HPACK with Huffman strings, trailers), from Go's standard library.
+func main() {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1),
+		Subject:   pkix.Name{CommonName: "test"},
+		NotBefore: time.Now().Add(-time.Hour),
+		NotAfter:  time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP(os.Args[1])}}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	ln, err := net.Listen("tcp", os.Args[1]+":0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	os.Stdout.Sync()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		svc := ""
+		if len(body) > 7 {
+			svc = string(body[7 : 7+int(body[6])])
+		}
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Trailer", "Grpc-Status, Grpc-Message")
+		if svc == "missing" {
+			w.Header().Set("Grpc-Status", "5")
+			w.Header().Set("Grpc-Message", "unknown service")
+			return
+		}
+		st := byte(1)
+		if svc == "down" {
+			st = 2
+		}
+		w.Write([]byte{0, 0, 0, 0, 2, 0x08, st})
+		w.Header().Set("Grpc-Status", "0")
+	})
+	srv := &http.Server{Handler: h, TLSConfig: &tls.Config{
+		Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}}}
+	srv.ServeTLS(ln, "", "")
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def go_grpc_server(tmp_path_factory):
+    import shutil
+    import subprocess
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("no Go toolchain to build a gRPC peer")
+    d = tmp_path_factory.mktemp("gogrpc")
+    (d / "srv.go").write_text(GO_SERVER)
+    env = dict(os.environ, GOCACHE=str(d / "cache"), GOPATH=str(d / "gp"),
+               GO111MODULE="off", GOFLAGS="")
+    subprocess.run([go, "build", "-o", str(d / "srv"), str(d / "srv.go")],
+                   check=True, env=env, timeout=300, capture_output=True)
+    return str(d / "srv")
+
+
+def test_grpc_and_h2ping_against_a_real_http2_stack(agents, go_grpc_server):
+    import subprocess
+    a = agents().start()
+    srv = subprocess.Popen([go_grpc_server, a.ip], stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        port = int(srv.stdout.readline())
+        target = "%s:%d" % (a.ip, port)
+        for name, svc, extra in (("all", "", {"TLSSkipVerify": True}),
+                                 ("down", "/down", {"TLSSkipVerify": True}),
+                                 ("missing", "/missing",
+                                  {"TLSSkipVerify": True}),
+                                 ("verified", "", {})):
+            body = {"Name": name, "GRPC": target + svc, "GRPCUseTLS": True,
+                    "Interval": "1s"}
+            body.update(extra)
+            assert put_json(a, "/v1/agent/check/register", body).status == 200
+        assert put_json(a, "/v1/agent/check/register", {
+            "Name": "ping", "H2PING": target, "TLSSkipVerify": True,
+            "Interval": "1s"}).status == 200
+        want = {"all": "passing", "down": "critical", "missing": "critical",
+                "verified": "critical", "ping": "passing"}
+        wait_for(lambda: {k: check_status(a, k) for k in want} == want and
+                 checks(a)["missing"]["Output"].startswith("rpc error"),
+                 what="gRPC check statuses")
+        c = checks(a)
+        assert c["all"]["Output"] == "gRPC check %s: success" % target
+        assert c["all"]["Type"] == "grpc"
+        assert c["down"]["Output"] == \
+            "gRPC %s/down serving status: NOT_SERVING" % target
+        assert c["missing"]["Output"] == \
+            "rpc error: code = NotFound desc = unknown service"
+        assert "tls: failed to verify certificate" in c["verified"]["Output"]
+        assert c["ping"]["Output"] == "HTTP2 ping was successful"
+    finally:
+        srv.kill()
+        srv.wait()

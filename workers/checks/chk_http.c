@@ -672,8 +672,8 @@ xio(struct http_probe *h, bool wr, void *p, size_t n, struct buf *err)
 static bool
 tls_step(struct http_probe *h)
 {
+	struct buf msg;
 	int r, e;
-	long v;
 	ERR_clear_error();
 	if ((r = SSL_connect(h->ssl)) == 1) {
 		h->phase = P_WRITE;
@@ -684,14 +684,10 @@ tls_step(struct http_probe *h)
 		want(h, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE);
 		return false;
 	}
-	if ((v = SSL_get_verify_result(h->ssl)) != X509_V_OK)
-		http_fail(h, "tls: failed to verify certificate: x509: %s",
-		    X509_verify_cert_error_string(v));
-	else if (ERR_peek_last_error())
-		http_fail(h, "tls: %s",
-		    ERR_reason_error_string(ERR_peek_last_error()));
-	else
-		http_fail(h, "EOF");
+	buf_init(&msg);
+	chk_tls_error(h->ssl, &msg);
+	http_fail(h, "%s", (char *)msg.data);
+	buf_free(&msg);
 	return false;
 }
 
@@ -780,29 +776,54 @@ is_ip(const char *host)
 	    inet_pton(AF_INET6, host, &a) == 1;
 }
 
+SSL *
+chk_tls_client(struct chk_state *st, int fd, const char *name,
+    bool skip_verify, const unsigned char *alpn, unsigned alpn_len)
+{
+	SSL *ssl;
+	if (chk_tls_init(st) < 0)
+		return NULL;
+	ssl = SSL_new(skip_verify ? st->tls->noverify : st->tls->verify);
+	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (!is_ip(name))
+		SSL_set_tlsext_host_name(ssl, name);
+	if (!skip_verify) {
+		if (is_ip(name))
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
+		else
+			SSL_set1_host(ssl, name);
+	}
+	if (alpn)
+		SSL_set_alpn_protos(ssl, alpn, alpn_len);
+	return ssl;
+}
+
+void
+chk_tls_error(SSL *ssl, struct buf *out)
+{
+	long v = SSL_get_verify_result(ssl);
+	unsigned long e = ERR_peek_last_error();
+	if (v != X509_V_OK)
+		buf_printf(out, "tls: failed to verify certificate: x509: %s",
+		    X509_verify_cert_error_string(v));
+	else if (e && ERR_reason_error_string(e))
+		buf_printf(out, "tls: %s", ERR_reason_error_string(e));
+	else
+		buf_addstr(out, "EOF");
+}
+
 static int
 tls_setup(struct http_probe *h)
 {
 	const struct chk_def *d = &h->p.run->c->def;
-	struct chk_state *st = h->p.run->st;
-	const char *name = d->tls_server_name[0] ? d->tls_server_name :
-	    h->u.host;
-	if (chk_tls_init(st) < 0)
-		return -1;
-	h->ssl = SSL_new(d->tls_skip_verify ? st->tls->noverify :
-	    st->tls->verify);
-	if (h->ssl == NULL || SSL_set_fd(h->ssl, h->fd) != 1)
-		return -1;
-	if (!is_ip(name))
-		SSL_set_tlsext_host_name(h->ssl, name);
-	if (!d->tls_skip_verify) {
-		if (is_ip(name))
-			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(h->ssl),
-			    name);
-		else
-			SSL_set1_host(h->ssl, name);
-	}
-	return 0;
+	h->ssl = chk_tls_client(h->p.run->st, h->fd, d->tls_server_name[0] ?
+	    d->tls_server_name : h->u.host, d->tls_skip_verify, NULL, 0);
+	return h->ssl ? 0 : -1;
 }
 
 static void

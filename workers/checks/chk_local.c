@@ -213,8 +213,7 @@ check_allowed(struct chk_state *st, const struct chk_def *d,
 		    "true");
 		return -EPERM;
 	}
-	if (k == CHK_K_DOCKER || k == CHK_K_OSSERVICE || k == CHK_K_GRPC ||
-	    k == CHK_K_H2PING) {
+	if (k == CHK_K_DOCKER || k == CHK_K_OSSERVICE) {
 		buf_printf(err, "%s checks are not supported by this agent",
 		    chk_kind_name(k));
 		return -ENOTSUP;

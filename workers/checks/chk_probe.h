@@ -48,6 +48,8 @@ void chk_http_start(struct chk_run *r);
 void chk_tcp_start(struct chk_run *r);
 void chk_udp_start(struct chk_run *r);
 void chk_script_start(struct chk_run *r);
+void chk_grpc_start(struct chk_run *r);
+void chk_h2ping_start(struct chk_run *r);
 
 /* ---- addresses (chk_net.c) ---- */
 
@@ -90,9 +92,30 @@ void chk_dial_cancel(struct chk_dial *d);
 /* "ip:port" / "[ip]:port" of a socket address. */
 void chk_sockaddr_text(const struct sockaddr *sa, char *out, size_t len);
 
-/* ---- TLS for HTTP checks (chk_http.c) ---- */
+/* ---- TLS for HTTP, gRPC and H2PING checks (chk_http.c) ---- */
 
 int chk_tls_init(struct chk_state *st);
 void chk_tls_free(struct chk_state *st);
+/*
+ * A client TLS session on connected fd: SNI and host name (or IP)
+ * verification against name unless skip_verify; alpn is a wire-format
+ * ALPN list or NULL.  NULL when it cannot be set up.
+ */
+struct ssl_st *chk_tls_client(struct chk_state *st, int fd, const char *name,
+    bool skip_verify, const unsigned char *alpn, unsigned alpn_len);
+/* Go's text for a failed handshake ("tls: failed to verify
+ * certificate: x509: ..."). */
+void chk_tls_error(struct ssl_st *ssl, struct buf *out);
+
+/* ---- HPACK (chk_hpack.c) ---- */
+
+typedef void chk_hpack_cb(void *arg, const char *name, size_t nlen,
+    const char *value, size_t vlen);
+/* Decode one header block; -EINVAL when malformed or when it refers to
+ * a dynamic table entry (the client allows none). */
+int chk_hpack_decode(const uint8_t *p, size_t n, chk_hpack_cb *cb,
+    void *arg);
+/* RFC 7541 Huffman string: appended to out; -EINVAL when invalid. */
+int chk_huffman_decode(const uint8_t *p, size_t n, struct buf *out);
 
 #endif

@@ -70,6 +70,12 @@ round_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	case CHK_K_SCRIPT:
 		chk_script_start(r);
 		break;
+	case CHK_K_GRPC:
+		chk_grpc_start(r);
+		break;
+	case CHK_K_H2PING:
+		chk_h2ping_start(r);
+		break;
 	default:
 		break;
 	}

@@ -393,6 +393,202 @@ START_TEST(alias_follows_service)
 }
 END_TEST
 
+
+/* ---- gRPC / H2PING against a small h2c server in a child ---- */
+
+static void
+h2_frame(int c, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
+    size_t n)
+{
+	uint8_t hd[9] = { (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
+		type, flags, (uint8_t)(sid >> 24), (uint8_t)(sid >> 16),
+		(uint8_t)(sid >> 8), (uint8_t)sid };
+	if (write(c, hd, 9) != 9 || (n && write(c, p, n) != (ssize_t)n))
+		_exit(1);
+}
+
+static bool
+read_full(int c, uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(c, p, n);
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+/* Serve one connection: answer PINGs, and one Health/Check call whose
+ * request names the service: "" or "up" SERVING, "down" NOT_SERVING,
+ * anything else a trailers-only NotFound. */
+static void
+h2_serve_one(int c)
+{
+	uint8_t pre[24], hd[9], p[16384];
+	char service[256] = "";
+	h2_frame(c, 0x4, 0, 0, NULL, 0);
+	if (!read_full(c, pre, sizeof(pre)))
+		return;
+	while (read_full(c, hd, 9)) {
+		size_t n = (size_t)hd[0] << 16 | (size_t)hd[1] << 8 | hd[2];
+		if (n > sizeof(p) || !read_full(c, p, n))
+			return;
+		if (hd[3] == 0x6 && !(hd[4] & 1))
+			h2_frame(c, 0x6, 1, 0, p, n);	/* PING ACK */
+		if (hd[3] != 0x0 || !(hd[4] & 1))
+			continue;
+		/* DATA with END_STREAM: the request; field 1 is the name */
+		if (n > 7)
+			snprintf(service, sizeof(service), "%.*s", (int)p[6],
+			    (char *)p + 7);
+		static const uint8_t head[] = { 0x88, 0x5f, 0x10,
+			'a', 'p', 'p', 'l', 'i', 'c', 'a', 't', 'i', 'o', 'n', '/',
+			'g', 'r', 'p', 'c' };
+		/* trailers: grpc-status (literal name) [+ grpc-message] */
+		uint8_t tr[128];
+		size_t tl = 0;
+		int code = 0, st = 1;
+		if (strcmp(service, "down") == 0)
+			st = 2;
+		else if (service[0] && strcmp(service, "up") != 0)
+			code = 5;
+		tr[tl++] = 0x00;
+		tr[tl++] = 11;
+		memcpy(tr + tl, "grpc-status", 11);
+		tl += 11;
+		tr[tl++] = 1;
+		tr[tl++] = (uint8_t)('0' + code);
+		if (code) {
+			const char *m = "unknown%20service";
+			tr[tl++] = 0x00;
+			tr[tl++] = 12;
+			memcpy(tr + tl, "grpc-message", 12);
+			tl += 12;
+			tr[tl++] = (uint8_t)strlen(m);
+			memcpy(tr + tl, m, strlen(m));
+			tl += strlen(m);
+			uint8_t both[256];
+			memcpy(both, head, sizeof(head));
+			memcpy(both + sizeof(head), tr, tl);
+			h2_frame(c, 0x1, 0x5, 1, both, sizeof(head) + tl);
+			continue;
+		}
+		uint8_t msg[7] = { 0, 0, 0, 0, 2, 0x08, (uint8_t)st };
+		h2_frame(c, 0x1, 0x4, 1, head, sizeof(head));
+		h2_frame(c, 0x0, 0, 1, msg, sizeof(msg));
+		h2_frame(c, 0x1, 0x5, 1, tr, tl);
+	}
+}
+
+static void
+start_h2_server(void)
+{
+	int fd = listen_on(SOCK_STREAM, &server_port);
+	server_pid = fork();
+	ck_assert_int_ge(server_pid, 0);
+	if (server_pid == 0) {
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			if (c >= 0) {
+				h2_serve_one(c);
+				close(c);
+			}
+		}
+	}
+	close(fd);
+}
+
+static void
+add_grpc(const char *id, const char *svc)
+{
+	char json[256];
+	snprintf(json, sizeof(json), "{\"Name\":\"%s\",\"GRPC\":"
+	    "\"127.0.0.1:%d%s\",\"Interval\":\"10s\",\"Status\":\"warning\"}",
+	    id, server_port, svc);
+	ck_assert_int_eq(reg_check(json, &err), 0);
+}
+
+START_TEST(grpc_health)
+{
+	char out[256];
+	start_h2_server();
+	add_grpc("all", "");
+	add_grpc("up", "/up");
+	add_grpc("down", "/down");
+	add_grpc("what", "/what");
+	ck_assert(wait_status("all", "passing", 5));
+	snprintf(out, sizeof(out), "gRPC check 127.0.0.1:%d: success",
+	    server_port);
+	ck_assert_str_eq(output_of("all"), out);
+	ck_assert(wait_status("up", "passing", 5));
+	ck_assert(wait_status("down", "critical", 5));
+	snprintf(out, sizeof(out), "gRPC 127.0.0.1:%d/down serving status: "
+	    "NOT_SERVING", server_port);
+	ck_assert_str_eq(output_of("down"), out);
+	ck_assert(wait_status("what", "critical", 5));
+	ck_assert_str_eq(output_of("what"),
+	    "rpc error: code = NotFound desc = unknown service");
+}
+END_TEST
+
+START_TEST(h2ping)
+{
+	char json[256];
+	int closed = closed_port(SOCK_STREAM);
+	start_h2_server();
+	snprintf(json, sizeof(json), "{\"Name\":\"p\",\"H2PING\":"
+	    "\"127.0.0.1:%d\",\"H2PingUseTLS\":false,\"Interval\":\"10s\"}",
+	    server_port);
+	ck_assert_int_eq(reg_check(json, &err), 0);
+	snprintf(json, sizeof(json), "{\"Name\":\"q\",\"H2PING\":"
+	    "\"127.0.0.1:%d\",\"Interval\":\"10s\",\"Status\":\"passing\"}",
+	    closed);
+	ck_assert_int_eq(reg_check(json, &err), 0);
+	ck_assert(wait_status("p", "passing", 5));
+	ck_assert_str_eq(output_of("p"), "HTTP2 ping was successful");
+	ck_assert(wait_status("q", "critical", 5));
+	ck_assert(strstr(output_of("q"), "Failed to dial to 127.0.0.1:") ==
+	    output_of("q"));
+}
+END_TEST
+
+struct hfield {
+	char text[512];
+};
+
+static void
+collect(void *arg, const char *n, size_t nl, const char *v, size_t vl)
+{
+	struct hfield *f = arg;
+	size_t at = strlen(f->text);
+	snprintf(f->text + at, sizeof(f->text) - at, "%.*s=%.*s;", (int)nl, n,
+	    (int)vl, v);
+}
+
+/* RFC 7541 C.4.1: a request with a Huffman-coded :authority. */
+START_TEST(hpack_rfc_vectors)
+{
+	static const uint8_t block[] = { 0x82, 0x86, 0x84, 0x41, 0x8c, 0xf1,
+		0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4,
+		0xff };
+	struct hfield f = { "" };
+	struct buf b;
+	ck_assert_int_eq(chk_hpack_decode(block, sizeof(block), collect, &f), 0);
+	ck_assert_str_eq(f.text, ":method=GET;:scheme=http;:path=/;"
+	    ":authority=www.example.com;");
+	/* a reference to the dynamic table, which the client keeps empty */
+	static const uint8_t dyn[] = { 0xbe };
+	ck_assert_int_lt(chk_hpack_decode(dyn, 1, collect, &f), 0);
+	/* bad Huffman padding */
+	static const uint8_t bad[] = { 0xf1, 0x00 };
+	buf_init(&b);
+	ck_assert_int_lt(chk_huffman_decode(bad, 2, &b), 0);
+	buf_free(&b);
+}
+END_TEST
+
 Suite *
 run_suite(void)
 {
@@ -412,6 +608,9 @@ run_suite(void)
 	tcase_add_test(tc, http_errors);
 	tcase_add_test(tc, http_timeout);
 	tcase_add_test(tc, alias_follows_service);
+	tcase_add_test(tc, grpc_health);
+	tcase_add_test(tc, h2ping);
+	tcase_add_test(tc, hpack_rfc_vectors);
 	suite_add_tcase(s, tc);
 	return s;
 }
