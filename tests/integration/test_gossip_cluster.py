@@ -1,0 +1,556 @@
+"""Gossip clusters of real agents on distinct 127.0.0.x addresses: a -dev
+server and client agents with data dirs joining each other, failure
+detection of a SIGKILLed agent, graceful leave, force-leave, user events
+on every agent, encrypted pools and key rotation, -rejoin and the serf
+snapshot, and interop with the real `serf` agent (skipped without it)."""
+import base64
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import MUSTER, next_loopback, wait_for
+
+ALIVE, LEAVING, LEFT, FAILED = 1, 2, 3, 4
+
+# memberlist's LAN defaults (gossip_lan), what a client without -dev runs.
+PROBE_INTERVAL = 1.0
+SUSPICION_MULT = 4
+SUSPICION_MAX_MULT = 6
+
+
+def members(agent, wan=False):
+    r = agent.get("/v1/agent/members" + ("?wan" if wan else ""))
+    assert r.status == 200, r.body
+    return {m["Name"]: m for m in r.json()}
+
+
+def statuses(agent, wan=False):
+    return {n: m["Status"] for n, m in members(agent, wan).items()}
+
+
+def wait_status(agent, name, status, timeout=20, wan=False):
+    return wait_for(lambda: statuses(agent, wan).get(name) == status,
+                    timeout, interval=0.05,
+                    what="%s: %s status %s (now %r)" % (
+                        agent.name, name, status, statuses(agent, wan)))
+
+
+def wait_converged(agents, timeout=20):
+    names = {a.name for a in agents}
+    for a in agents:
+        wait_for(lambda a=a: {n for n, s in statuses(a).items()
+                              if s == ALIVE} >= names,
+                 timeout, what="%s sees %s alive" % (a.name, sorted(names)))
+
+
+def client(agents, *args, **kw):
+    return agents(*args, dev=False, **kw)
+
+
+def serf_addr(a):
+    return "%s:8301" % a.ip
+
+
+@pytest.fixture
+def cluster(agents):
+    """A -dev server and two clients joined to it (one by -join, one by
+    -retry-join), converged."""
+    srv = agents().start()
+    c1 = client(agents, "-join", srv.ip).start()
+    c2 = client(agents, "-retry-join", srv.ip, "-retry-interval",
+                "1s").start()
+    wait_converged([srv, c1, c2])
+    return srv, c1, c2
+
+
+def test_members_converge(agents):
+    srv = agents().start()
+    c1 = client(agents, "-join", srv.ip).start()
+    c2 = client(agents, "-retry-join", srv.ip).start()
+    c3 = client(agents).start()
+    assert set(statuses(c3)) == {c3.name}
+    # Joined through the HTTP API, by way of another client.
+    assert c3.put("/v1/agent/join/" + serf_addr(c1)).status == 200
+    everyone = [srv, c1, c2, c3]
+    wait_converged(everyone)
+    for a in everyone:
+        ms = members(a)
+        assert ms[srv.name]["Tags"]["role"] == "consul"
+        assert ms[srv.name]["Tags"]["port"] == "8300"
+        for c in (c1, c2, c3):
+            m = ms[c.name]
+            assert m["Tags"]["role"] == "node"
+            assert m["Tags"]["dc"] == "dc1"
+            assert m["Addr"] == c.ip and m["Port"] == 8301
+            assert len(m["Tags"]["id"]) == 36
+            assert (m["ProtocolCur"], m["DelegateCur"]) == (2, 4)
+    # agent/self: the member record and the pool's stats.
+    s = c1.get("/v1/agent/self").json()
+    assert s["Member"]["Name"] == c1.name
+    assert s["Stats"]["serf_lan"]["members"] == "4"
+    assert s["Stats"]["serf_lan"]["encrypted"] == "false"
+    assert s["Stats"]["serf_wan"] == {}
+    assert srv.get("/v1/agent/self").json()["Stats"]["serf_wan"][
+        "members"] == "1"
+    # The WAN pool holds servers only, named node.dc.
+    assert set(members(srv, wan=True)) == {srv.name + ".dc1"}
+    assert members(c1, wan=True) == {}
+    out = c2.cli("members", "-http-addr", c2.http_addr)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[1].split()[:4] == [srv.name, serf_addr(srv), "alive",
+                                    "server"]
+    assert sum(" client " in l for l in lines) == 3
+    out = srv.cli("members", "-wan", "-http-addr", srv.http_addr)
+    assert out.returncode == 0 and srv.name + ".dc1" in out.stdout
+    out = c1.cli("members", "-wan", "-http-addr", c1.http_addr)
+    assert out.returncode == 2 and out.stdout == ""
+
+
+def test_join_errors(agents):
+    srv = agents().start()
+    c1 = client(agents).start()
+    dead = next_loopback()
+    r = c1.put("/v1/agent/join/" + dead)
+    assert r.status == 500
+    assert r.body.decode().startswith("1 error occurred:\n\t* Failed to "
+                                      "join %s:8301: " % dead)
+    r = c1.put("/v1/agent/join/%s?wan" % srv.ip)
+    assert r.status == 500
+    assert b"Must be a server to join WAN cluster" in r.body
+    out = c1.cli("join", "-http-addr", c1.http_addr, dead, srv.ip)
+    assert out.returncode == 0, out.stderr
+    assert "Error joining address '%s'" % dead in out.stderr
+    assert "Successfully joined cluster by contacting 1 nodes." in out.stdout
+    out = c1.cli("join", "-http-addr", c1.http_addr, dead)
+    assert out.returncode == 1
+    assert "Failed to join any nodes." in out.stderr
+    out = c1.cli("join", "-http-addr", c1.http_addr)
+    assert out.returncode == 1
+    assert "At least one address to join must be specified." in out.stderr
+
+
+def test_start_join_failure_stops_agent(agents):
+    # consul: "If Consul is unable to join with any of the specified
+    # addresses, agent startup will fail."
+    a = client(agents, "-join", next_loopback()).start(wait=False)
+    assert a.proc.wait(30) == 2
+    assert "Failed to join any nodes" in a.read_log()
+
+
+def test_sigkill_marked_failed_then_force_leave(agents):
+    srv = agents().start()
+    cs = [client(agents, "-join", srv.ip).start() for _ in range(3)]
+    wait_converged([srv] + cs)
+    victim, watchers = cs[0], cs[1:]
+    n = len(cs) + 1
+    # SWIM + Lifeguard with the clients' LAN timing: every member probes
+    # the victim within one round (n - 1 probe intervals), then the
+    # suspicion runs at most SuspicionMaxTimeoutMult x the minimum
+    # suspicion timeout (mult * max(1, log10 n) * interval).
+    susp_min = SUSPICION_MULT * max(1.0, math.log10(n)) * PROBE_INTERVAL
+    bound = (n - 1) * PROBE_INTERVAL + PROBE_INTERVAL + \
+        SUSPICION_MAX_MULT * susp_min + 2.0
+    victim.kill()
+    t0 = time.monotonic()
+    for w in [srv] + watchers:
+        wait_status(w, victim.name, FAILED, timeout=bound)
+    took = time.monotonic() - t0
+    assert took < bound, (took, bound)
+    # Failed, not left: a crash is not a leave.
+    assert statuses(srv)[victim.name] == FAILED
+    r = srv.put("/v1/agent/force-leave/no-such-node")
+    assert r.status == 500
+    assert r.body == b"agent: No node found with name 'no-such-node'"
+    out = watchers[0].cli("force-leave", "-http-addr", watchers[0].http_addr,
+                          victim.name)
+    assert out.returncode == 0, out.stderr
+    for w in [srv] + watchers:
+        wait_status(w, victim.name, LEFT, timeout=10)
+    # -prune erases it at once.
+    assert srv.put("/v1/agent/force-leave/%s?prune" %
+                   victim.name).status == 200
+    for w in [srv] + watchers:
+        wait_for(lambda w=w: victim.name not in statuses(w), 10,
+                 what="%s pruned on %s" % (victim.name, w.name))
+
+
+def test_graceful_leave_shows_left(cluster):
+    srv, c1, c2 = cluster
+    out = c1.cli("leave", "-http-addr", c1.http_addr)
+    assert out.returncode == 0, out.stderr
+    assert "Graceful leave complete" in out.stdout
+    # The leave intent went out before the agent stopped.
+    assert c1.proc.wait(15) == 0
+    assert statuses(srv)[c1.name] in (LEAVING, LEFT)
+    wait_status(srv, c1.name, LEFT, timeout=10)
+    wait_status(c2, c1.name, LEFT, timeout=10)
+
+
+def test_sigterm_client_leaves_server_does_not(agents):
+    # leave_on_terminate: true for clients, false for servers.
+    srv = agents().start()
+    srv2 = agents("-join", srv.ip).start()
+    c1 = client(agents, "-join", srv.ip).start()
+    wait_converged([srv, srv2, c1])
+    assert c1.stop(signal.SIGTERM) == 0
+    wait_status(srv, c1.name, LEFT, timeout=10)
+    srv2.stop(signal.SIGTERM)
+    wait_status(srv, srv2.name, FAILED, timeout=20)
+
+
+def fire(agent, name, payload=b"", **filters):
+    q = "&".join("%s=%s" % kv for kv in filters.items())
+    r = agent.put("/v1/event/fire/%s%s" % (name, "?" + q if q else ""),
+                  body=payload)
+    assert r.status == 200, r.body
+    return r.json()
+
+
+def events(agent, name=None):
+    r = agent.get("/v1/event/list" + ("?name=" + name if name else ""))
+    assert r.status == 200
+    return r.json(), int(r.headers["X-Consul-Index"])
+
+
+def test_events_reach_every_agent(cluster):
+    srv, c1, c2 = cluster
+    ev = fire(c1, "deploy", b"v1.2.3")
+    assert ev["Name"] == "deploy" and ev["Version"] == 1
+    assert ev["LTime"] == 0 and len(ev["ID"]) == 36
+    assert base64.b64decode(ev["Payload"]) == b"v1.2.3"
+    for a in cluster:
+        got = wait_for(lambda a=a: [e for e in events(a)[0]
+                                    if e["ID"] == ev["ID"]], 10,
+                       what="event on " + a.name)[0]
+        assert got["Name"] == "deploy"
+        assert base64.b64decode(got["Payload"]) == b"v1.2.3"
+        assert got["LTime"] > 0
+    # The index is the newest event's ID folded to 64 bits.
+    h = ev["ID"].replace("-", "")
+    assert events(c2)[1] == int(h[:16], 16) ^ int(h[16:], 16)
+    # A node filter: only the matching agent keeps the event.
+    ev2 = fire(srv, "only-c2", node="^" + c2.name + "$")
+    wait_for(lambda: any(e["ID"] == ev2["ID"] for e in events(c2)[0]), 10,
+             what="filtered event on c2")
+    ev3 = fire(srv, "after")
+    for a in (srv, c1):
+        wait_for(lambda a=a: any(e["ID"] == ev3["ID"]
+                                 for e in events(a)[0]), 10)
+        assert not any(e["ID"] == ev2["ID"] for e in events(a)[0])
+    # ?name and the empty answer's index 1.
+    evs, _ = events(c1, "deploy")
+    assert [e["Name"] for e in evs] == ["deploy"]
+    evs, idx = events(c1, "never-fired")
+    assert evs == [] and idx == 1
+    # Bad filters are refused before anything is sent.
+    r = c1.put("/v1/event/fire/x?node=a[")
+    assert r.status == 500 and r.body.startswith(b"Invalid node filter: ")
+    r = c1.put("/v1/event/fire/x?tag=a")
+    assert r.status == 500
+    assert r.body == b"Cannot provide tag filter without service filter"
+
+
+def test_event_list_blocks_until_next_event(cluster):
+    srv, c1, c2 = cluster
+    fire(srv, "first")
+    wait_for(lambda: events(c2)[0], 10)
+    _, idx = events(c2)
+    t0 = time.monotonic()
+    r = c2.get("/v1/event/list?index=%d&wait=1s" % idx, timeout=10)
+    assert 0.9 < time.monotonic() - t0 < 5
+    assert int(r.headers["X-Consul-Index"]) == idx
+    # CLI fires, the blocked query returns with it.
+    import threading
+    res = {}
+
+    def block():
+        res["r"] = c2.get("/v1/event/list?index=%d&wait=30s" % idx,
+                          timeout=40)
+    t = threading.Thread(target=block)
+    t.start()
+    time.sleep(0.5)
+    out = c1.cli("event", "-http-addr", c1.http_addr, "-name", "second",
+                 "hello")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Event ID: ")
+    t.join(35)
+    evs = res["r"].json()
+    assert evs[-1]["Name"] == "second"
+    assert evs[-1]["ID"] == out.stdout.split()[-1]
+    assert base64.b64decode(evs[-1]["Payload"]) == b"hello"
+    out = c1.cli("event", "-http-addr", c1.http_addr)
+    assert out.returncode == 1 and "Event name must be specified" in \
+        out.stderr
+
+
+def keygen():
+    return subprocess.run([MUSTER, "keygen"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def keyring(agent, method="GET", key=None):
+    body = json.dumps({"Key": key}).encode() if key else None
+    from conftest import http
+    return http(method, agent.http_addr + "/v1/operator/keyring", body=body)
+
+
+def test_encrypted_pool_and_key_rotation(agents):
+    k1, k2 = keygen(), keygen()
+    srv = agents("-encrypt", k1).start()
+    c1 = client(agents, "-encrypt", k1, "-join", srv.ip).start()
+    wait_converged([srv, c1])
+    assert c1.get("/v1/agent/self").json()["Stats"]["serf_lan"][
+        "encrypted"] == "true"
+    # -encrypt seeded the client's keyring file.
+    ring = os.path.join(c1.data_dir, "serf", "local.keyring")
+    assert json.load(open(ring)) == [k1]
+    # A wrong key cannot join, and says why.
+    bad = client(agents, "-encrypt", k2).start()
+    out = bad.cli("join", "-http-addr", bad.http_addr, srv.ip)
+    assert out.returncode == 1
+    assert "Failed to join %s:8301" % srv.ip in out.stderr
+    assert "no installed keys could decrypt the message" in out.stderr
+    assert set(statuses(srv)) == {srv.name, c1.name}
+    # Cluster-wide listing, per pool, WAN first on a server.
+    r = keyring(srv)
+    assert r.status == 200, r.body
+    lst = r.json()
+    assert [x["WAN"] for x in lst] == [True, False]
+    assert lst[1]["Keys"] == {k1: 2} and lst[1]["NumNodes"] == 2
+    assert lst[1]["PrimaryKeys"] == {k1: 2}
+    # A client answers for its LAN pool (Consul would forward to a
+    # server, which adds the WAN pool; muster has no forwarding yet).
+    assert [x["WAN"] for x in keyring(c1).json()] == [False]
+    # Rotation: install k2, use it, remove k1; the files follow.
+    def ring_is(keys):
+        wait_for(lambda: json.load(open(ring)) == keys, 5,
+                 what="keyring file %r" % keys)
+    assert keyring(srv, "POST", k2).status == 200
+    ring_is([k1, k2])
+    out = srv.cli("keyring", "-http-addr", srv.http_addr, "-use", k2)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "==> Changing primary gossip encryption key...\n"
+    ring_is([k2, k1])
+    r = keyring(srv, "DELETE", k2)
+    assert r.status == 500 and b"removing the primary key is not allowed" \
+        in r.body
+    r = keyring(srv, "DELETE", k1)
+    assert r.status == 200, r.body
+    ring_is([k2])
+    # Now the agent with k2 gets in.
+    out = bad.cli("join", "-http-addr", bad.http_addr, srv.ip)
+    assert out.returncode == 0, out.stderr
+    wait_converged([srv, c1, bad])
+    out = srv.cli("keyring", "-http-addr", srv.http_addr, "-list")
+    assert out.returncode == 0, out.stderr
+    assert "WAN:\n  %s [1/1]" % k2 in out.stdout
+    assert "dc1 (LAN):\n  %s [3/3]" % k2 in out.stdout
+    # Restarted, the keyring file wins over -encrypt.
+    c1.stop()
+    c1b = restart(agents, c1, "-encrypt", k1, "-join", srv.ip)
+    wait_status(srv, c1.name, ALIVE)
+    wait_status(c1b, srv.name, ALIVE)
+    assert "does not include the key given with -encrypt" in c1b.read_log()
+
+
+def test_keyring_without_encryption_fails(cluster):
+    srv, c1, c2 = cluster
+    r = keyring(c1)
+    assert r.status == 500
+    text = r.body.decode()
+    assert text.startswith("4 errors occurred:\n\t* dc1 (LAN) error: 3/3 "
+                           "nodes reported failure")
+    assert "%s: Keyring is empty (encryption not enabled)" % c2.name in text
+    r = keyring(c1, "POST")
+    assert r.status == 400 and r.body == b"Request decode failed: EOF"
+
+
+def restart(agents, old, *args):
+    """The same node (name, address, data dir) started again."""
+    a = client(agents, *args, name=old.name, ip=old.ip)
+    shutil.rmtree(a.dir)
+    a.dir, a.data_dir, a.control = old.dir, old.data_dir, old.control
+    a.log_path = old.log_path
+    return a.start()
+
+
+def test_rejoin_after_leave(agents):
+    srv = agents().start()
+    c1 = client(agents, "-rejoin", "-join", srv.ip).start()
+    c2 = client(agents, "-join", srv.ip).start()
+    wait_converged([srv, c1, c2])
+    for c in (c1, c2):
+        assert c.put("/v1/agent/leave").status == 200
+        assert c.proc.wait(15) == 0
+        wait_status(srv, c.name, LEFT)
+    snap = open(os.path.join(c1.data_dir, "serf", "local.snapshot")).read()
+    assert "alive: %s %s" % (srv.name, serf_addr(srv)) in snap
+    assert snap.rstrip().endswith("leave")
+    # -rejoin: back from the snapshot, without -join.
+    c1b = restart(agents, c1, "-rejoin")
+    wait_status(srv, c1.name, ALIVE)
+    wait_status(c1b, srv.name, ALIVE)
+    # Without -rejoin a graceful leave is final: it stays alone.
+    c2b = restart(agents, c2)
+    time.sleep(2)
+    assert set(statuses(c2b)) == {c2.name}
+    assert statuses(srv)[c2.name] == LEFT
+
+
+def test_crashed_agent_rejoins_from_snapshot(agents):
+    # serf rejoins the previous members after a crash, -rejoin or not.
+    srv = agents().start()
+    c1 = client(agents, "-join", srv.ip).start()
+    wait_converged([srv, c1])
+    wait_for(lambda: "alive: " + srv.name in open(os.path.join(
+        c1.data_dir, "serf", "local.snapshot")).read(), 10,
+        what="snapshot written")
+    c1.kill()
+    wait_status(srv, c1.name, FAILED, timeout=30)
+    c1b = restart(agents, c1)
+    wait_status(srv, c1.name, ALIVE)
+    wait_status(c1b, srv.name, ALIVE)
+
+
+# ---- interop with the serf agent ------------------------------------
+
+SERF = shutil.which("serf")
+
+
+class Serf:
+    def __init__(self, tmp, name, key=None, join=None):
+        self.ip = next_loopback()
+        self.name = name
+        self.rpc = "%s:7373" % self.ip
+        self.dir = tempfile.mkdtemp(prefix="serf-", dir=tmp)
+        self.events = os.path.join(self.dir, "events.log")
+        handler = os.path.join(self.dir, "handler.sh")
+        with open(handler, "w") as f:
+            f.write('#!/bin/sh\n{ echo "$SERF_EVENT $SERF_USER_EVENT '
+                    '$(base64 -w0)"; } >> %s\n' % self.events)
+        os.chmod(handler, 0o755)
+        cmd = [SERF, "agent", "-node=" + name, "-bind=%s:7946" % self.ip,
+               "-rpc-addr=" + self.rpc, "-event-handler=" + handler,
+               "-log-level=debug"]
+        if key:
+            cmd.append("-encrypt=" + key)
+        if join:
+            cmd.append("-join=" + join)
+        self.log = open(os.path.join(self.dir, "serf.log"), "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.log,
+                                     stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_for(lambda: self.run("members").returncode == 0, 10,
+                 what="serf agent up")
+
+    @property
+    def addr(self):
+        return "%s:7946" % self.ip
+
+    def run(self, *args):
+        return subprocess.run([SERF, args[0], "-rpc-addr=" + self.rpc,
+                               *args[1:]], capture_output=True, timeout=20)
+
+    def members(self):
+        out = self.run("members").stdout.decode()
+        return {l.split()[0]: l.split()[2] for l in out.splitlines() if l}
+
+    def user_events(self):
+        try:
+            lines = open(self.events).read().splitlines()
+        except FileNotFoundError:
+            return []
+        return [l.split(" ", 2) for l in lines if l.startswith("user ")]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def serfs(tmp_path):
+    started = []
+
+    def make(*a, **kw):
+        s = Serf(str(tmp_path), *a, **kw)
+        started.append(s)
+        return s
+    yield make
+    for s in started:
+        s.stop()
+
+
+def consul_event_payload(eid, name, payload):
+    """Consul's msgpack UserEvent {ID, n, p, v} (str8 / bin8 as Go's
+    codec with WriteExt writes them)."""
+    def s(b):
+        return (bytes([0xa0 | len(b)]) if len(b) < 32 else
+                b"\xd9" + bytes([len(b)])) + b
+    return (b"\x84" + s(b"ID") + s(eid.encode()) + s(b"n") +
+            s(name.encode()) + s(b"p") + b"\xc4" + bytes([len(payload)]) +
+            payload + s(b"v") + b"\x01")
+
+
+@pytest.mark.skipif(SERF is None, reason="serf binary not installed")
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_serf_interop(agents, serfs, encrypted):
+    key = keygen() if encrypted else None
+    kargs = ["-encrypt", key] if key else []
+    s1 = serfs("serf-1", key=key)
+    srv = agents(*kargs).start()
+    c1 = client(agents, "-join", s1.addr, *kargs).start()
+    s2 = serfs("serf-2", key=key, join=serf_addr(srv))
+    assert srv.put("/v1/agent/join/" + s1.addr).status == 200
+    # muster alive in `serf members`, serf in `muster members`.
+    for s in (s1, s2):
+        wait_for(lambda s=s: s.members().get(srv.name) == "alive" and
+                 s.members().get(c1.name) == "alive", 15,
+                 what="muster agents alive in serf members")
+    for a in (srv, c1):
+        wait_for(lambda a=a: statuses(a).get("serf-1") == ALIVE and
+                 statuses(a).get("serf-2") == ALIVE, 15,
+                 what="serf agents alive in muster members")
+    out = c1.cli("members", "-http-addr", c1.http_addr)
+    assert "serf-1" in out.stdout and "unknown" in out.stdout
+    if encrypted:
+        lst = keyring(srv).json()
+        assert lst[-1]["Keys"] == {key: 4}
+    # muster -> serf: a Consul user event, as Consul sends it.
+    ev = fire(c1, "deploy", b"from-muster")
+    for s in (s1, s2):
+        got = wait_for(lambda s=s: [e for e in s.user_events()
+                                    if e[1] == "consul:event:deploy"], 15,
+                       what="event on " + s.name)
+        raw = base64.b64decode(got[0][2])
+        assert ev["ID"].encode() in raw and b"from-muster" in raw
+    # serf -> muster: Consul's event format is listed, serf's own user
+    # events are not Consul's and are ignored (as Consul does).
+    eid = "5b2c6b4a-1d2e-4f60-8a9b-0c1d2e3f4a5b"
+    out = s2.run("event", "-coalesce=false", "consul:event:from-serf",
+                 consul_event_payload(eid, "from-serf", b"hi"))
+    assert out.returncode == 0, out.stderr
+    assert s2.run("event", "-coalesce=false", "plain", "x").returncode == 0
+    for a in (srv, c1):
+        got = wait_for(lambda a=a: [e for e in events(a)[0]
+                                    if e["ID"] == eid], 15,
+                       what="serf's event on " + a.name)[0]
+        assert got["Name"] == "from-serf"
+        assert base64.b64decode(got["Payload"]) == b"hi"
+    fire(srv, "marker")
+    wait_for(lambda: any(e["Name"] == "marker" for e in events(c1)[0]), 10)
+    assert not any(e["Name"] == "plain" for e in events(c1)[0])
+    # A serf agent that dies is failed in muster; one that leaves, left.
+    s1.stop()
+    wait_status(srv, "serf-1", FAILED, timeout=30)
+    assert s2.run("leave").returncode == 0
+    wait_status(srv, "serf-2", LEFT, timeout=15)
