@@ -767,7 +767,8 @@ write_services(struct api_req *r, struct svc_tags *v, uint32_t n)
 {
 	struct json_w jw;
 	struct buf out;
-	qsort(v, n, sizeof(*v), svc_tags_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), svc_tags_cmp);
 	api_json_begin(r->ctx, &jw, &out);
 	json_w_obj_open(&jw);
 	for (uint32_t i = 0; i < n; i++) {
@@ -1362,7 +1363,8 @@ static const struct {
 	{ "HTTP", DEF_STR }, { "TLSServerName", DEF_STR },
 	{ "TLSSkipVerify", DEF_BOOL }, { "Header", DEF_HEADER },
 	{ "Method", DEF_STR }, { "Body", DEF_STR },
-	{ "DisableRedirects", DEF_BOOL }, { "TCP", DEF_STR }, { "UDP", DEF_STR },
+	{ "DisableRedirects", DEF_BOOL }, { "TCP", DEF_STR },
+	{ "TCPUseTLS", DEF_BOOL }, { "UDP", DEF_STR },
 	{ "H2PING", DEF_STR }, { "OSService", DEF_STR },
 	{ "H2PingUseTLS", DEF_BOOL }, { "ScriptArgs", DEF_STRS },
 	{ "DockerContainerID", DEF_STR }, { "Shell", DEF_STR },

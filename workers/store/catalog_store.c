@@ -103,7 +103,8 @@ change_cmp(const void *a, const void *b)
 static void
 flush(uint64_t index, struct changes *c)
 {
-	qsort(c->v, c->n, sizeof(*c->v), change_cmp);
+	if (c->n)
+		qsort(c->v, c->n, sizeof(*c->v), change_cmp);
 	for (unsigned i = 0; i < c->n; i++) {
 		if (i == 0 || change_cmp(&c->v[i - 1], &c->v[i]) != 0)
 			for (unsigned o = 0; o < cat.nobs; o++)

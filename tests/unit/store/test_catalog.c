@@ -378,6 +378,7 @@ START_TEST(refusals_leave_no_trace)
 	ck_assert_ptr_nonnull(cat_service_get(cat_node_get(&db, "a"), "web"));
 	/* Bad service meta, and the mesh kinds muster does not keep. */
 	s = mk_svc("", "api", NULL, 80);
+	free(s->meta);
 	s->meta = calloc(1, sizeof(*s->meta));
 	s->meta[0].key = strdup("consul-x");
 	s->meta[0].val = strdup("1");
