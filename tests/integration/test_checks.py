@@ -422,8 +422,11 @@ def test_grpc_and_h2ping_against_a_real_http2_stack(agents, go_grpc_server):
         assert put_json(a, "/v1/agent/check/register", {
             "Name": "ping", "H2PING": target, "TLSSkipVerify": True,
             "Interval": "1s"}).status == 200
+        assert put_json(a, "/v1/agent/check/register", {
+            "Name": "tls", "TCP": target, "TCPUseTLS": True,
+            "TLSSkipVerify": True, "Interval": "1s"}).status == 200
         want = {"all": "passing", "down": "critical", "missing": "critical",
-                "verified": "critical", "ping": "passing"}
+                "verified": "critical", "ping": "passing", "tls": "passing"}
         wait_for(lambda: {k: check_status(a, k) for k in want} == want and
                  checks(a)["missing"]["Output"].startswith("rpc error"),
                  what="gRPC check statuses")
@@ -436,6 +439,7 @@ def test_grpc_and_h2ping_against_a_real_http2_stack(agents, go_grpc_server):
             "rpc error: code = NotFound desc = unknown service"
         assert "tls: failed to verify certificate" in c["verified"]["Output"]
         assert c["ping"]["Output"] == "HTTP2 ping was successful"
+        assert c["tls"]["Output"] == "TCP+TLS connect %s: Success" % target
     finally:
         srv.kill()
         srv.wait()

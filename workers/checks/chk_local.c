@@ -218,10 +218,6 @@ check_allowed(struct chk_state *st, const struct chk_def *d,
 		    chk_kind_name(k));
 		return -ENOTSUP;
 	}
-	if (k == CHK_K_TCP && d->tcp_use_tls) {
-		buf_addstr(err, "tcp_use_tls is not supported by this agent");
-		return -ENOTSUP;
-	}
 	return 0;
 }
 

@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -456,43 +458,126 @@ chk_dial_cancel(struct chk_dial *d)
 
 /* ---- TCP probe ---- */
 
+/*
+ * CheckTCP: a connect, and with tcp_use_tls a TLS handshake on it
+ * ("TCP+TLS connect ...: Success"), then close.
+ */
 struct tcp_probe {
 	struct chk_probe p;
 	struct chk_dial *dial;
-	char *target;
+	char *target, *host;
+	int fd;
+	SSL *ssl;
+	ev_io io;
+	ev_timer tm;
 };
 
 static void
 tcp_free(struct tcp_probe *t)
 {
+	struct ev_loop *loop = t->p.run->st->loop;
+	ev_io_stop(loop, &t->io);
+	ev_timer_stop(loop, &t->tm);
+	chk_dial_cancel(t->dial);
+	if (t->ssl)
+		SSL_free(t->ssl);
+	if (t->fd >= 0)
+		close(t->fd);
 	free(t->target);
+	free(t->host);
 	free(t);
 }
 
 static void
 tcp_cancel(struct chk_probe *p)
 {
-	struct tcp_probe *t = (struct tcp_probe *)p;
-	chk_dial_cancel(t->dial);
-	tcp_free(t);
+	tcp_free((struct tcp_probe *)p);
 }
 
 static const struct chk_probe_ops tcp_ops = { tcp_cancel };
 
 static void
+tcp_finish(struct tcp_probe *t, enum chk_status s, const char *out)
+{
+	struct chk_run *r = t->p.run;
+	chk_probe_result(r, s, out);
+	tcp_free(t);
+	chk_probe_end(r);
+}
+
+static void
+tcp_success(struct tcp_probe *t)
+{
+	char *out = xasprintf("%s connect %s: Success", t->ssl ? "TCP+TLS" :
+	    "TCP", t->target);
+	tcp_finish(t, CHK_PASSING, out);
+	free(out);
+}
+
+static void
+tcp_tls_step(struct tcp_probe *t)
+{
+	struct ev_loop *loop = t->p.run->st->loop;
+	struct buf msg;
+	int r, e;
+	ERR_clear_error();
+	if ((r = SSL_connect(t->ssl)) == 1) {
+		tcp_success(t);
+		return;
+	}
+	e = SSL_get_error(t->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		ev_io_stop(loop, &t->io);
+		ev_io_set(&t->io, t->fd, e == SSL_ERROR_WANT_READ ? EV_READ :
+		    EV_WRITE);
+		ev_io_start(loop, &t->io);
+		return;
+	}
+	buf_init(&msg);
+	chk_tls_error(t->ssl, &msg);
+	tcp_finish(t, CHK_CRITICAL, (char *)msg.data);
+	buf_free(&msg);
+}
+
+static void
+tcp_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	tcp_tls_step(w->data);
+}
+
+static void
+tcp_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tcp_probe *t = w->data;
+	char *out = xasprintf("dial tcp %s: i/o timeout", t->target);
+	tcp_finish(t, CHK_CRITICAL, out);
+	free(out);
+}
+
+static void
 tcp_dialed(void *arg, int fd, const char *error)
 {
 	struct tcp_probe *t = arg;
-	struct chk_run *r = t->p.run;
-	if (fd >= 0) {
-		char *out = xasprintf("TCP connect %s: Success", t->target);
-		close(fd);
-		chk_probe_result(r, CHK_PASSING, out);
-		free(out);
-	} else
-		chk_probe_result(r, CHK_CRITICAL, error);
-	tcp_free(t);
-	chk_probe_end(r);
+	const struct chk_def *d = &t->p.run->c->def;
+	t->dial = NULL;
+	if (fd < 0) {
+		tcp_finish(t, CHK_CRITICAL, error);
+		return;
+	}
+	t->fd = fd;
+	if (!d->tcp_use_tls) {
+		tcp_success(t);
+		return;
+	}
+	t->ssl = chk_tls_client(t->p.run->st, fd, d->tls_server_name[0] ?
+	    d->tls_server_name : t->host, d->tls_skip_verify, NULL, 0);
+	if (t->ssl == NULL) {
+		tcp_finish(t, CHK_CRITICAL, "tls: cannot set up a connection");
+		return;
+	}
+	ev_io_init(&t->io, tcp_io_cb, fd, EV_WRITE);
+	t->io.data = t;
+	tcp_tls_step(t);
 }
 
 void
@@ -514,8 +599,18 @@ chk_tcp_start(struct chk_run *r)
 	t = xcalloc(1, sizeof(*t));
 	t->p.ops = &tcp_ops;
 	t->p.run = r;
+	t->fd = -1;
 	t->target = xstrdup(r->c->def.tcp);
+	t->host = xstrdup(a.host);
+	ev_init(&t->io, tcp_io_cb);
+	/* Just after the dialer's own deadline, which words a connect
+	 * timeout with the address; this one covers the TLS handshake. */
+	ev_timer_init(&t->tm, tcp_timeout_cb, (double)r->timeout / 1e9 + 0.005,
+	    0);
+	t->tm.data = t;
+	ev_timer_start(r->st->loop, &t->tm);
 	r->probe = &t->p;
+	/* The dialer's own deadline words its timeout with the address. */
 	t->dial = chk_dial_start(r->st, a.host, a.port, r->timeout, tcp_dialed,
 	    t);
 	chk_addr_free(&a);
