@@ -72,35 +72,35 @@ store_stop(struct worker *w, unsigned reason)
 }
 
 static uint64_t
-status_index(void)
+status_index(const struct store *s)
 {
-	return st.applied ? st.applied : 1;
+	return s->applied ? s->applied : 1;
 }
 
 static void
-status_leader(struct buf *b)
+status_leader(const struct store *s, struct buf *b)
 {
 	struct proto_status_leader r = {
-		.leader = proto_str_c(store_leader_addr(&st)),
-		.known_leader = st.raft && rft_leader(st.raft) != 0,
-		.last_contact_ms = store_last_contact_ms(&st),
-		.index = status_index(),
+		.leader = proto_str_c(store_leader_addr(s)),
+		.known_leader = s->raft && rft_leader(s->raft) != 0,
+		.last_contact_ms = store_last_contact_ms(s),
+		.index = status_index(s),
 	};
 	proto_enc_status_leader(b, &r);
 }
 
 /* Raft voters' addresses (Consul's /v1/status/peers). */
 static void
-status_peers(struct buf *b)
+status_peers(const struct store *s, struct buf *b)
 {
 	const char *peers[RFT_SERVERS_MAX];
 	uint32_t n = 0;
-	const struct rft_conf *conf = st.raft ? rft_conf(st.raft) : NULL;
+	const struct rft_conf *conf = s->raft ? rft_conf(s->raft) : NULL;
 	for (unsigned i = 0; conf && i < conf->n; i++)
 		if (conf->s[i].role == RFT_VOTER)
 			peers[n++] = conf->s[i].addr;
 	struct proto_status_peers r = { .peers = { .n = n, .items = peers },
-		.index = status_index() };
+		.index = status_index(s) };
 	proto_enc_status_peers(b, &r);
 }
 
@@ -115,10 +115,10 @@ store_status_req(struct store *s, struct store_waiter *w)
 	}
 	buf_init(&b);
 	if (w->type == PROTO_STATUS_LEADER_REQ) {
-		status_leader(&b);
+		status_leader(s, &b);
 		store_reply(s, w, PROTO_STATUS_LEADER, &b);
 	} else {
-		status_peers(&b);
+		status_peers(s, &b);
 		store_reply(s, w, PROTO_STATUS_PEERS, &b);
 	}
 	buf_free(&b);
@@ -131,7 +131,7 @@ on_status(struct worker *w, unsigned from, struct ipc_chan *ch,
 {
 	struct store_waiter sw;
 	store_waiter_from(w, from, m, &sw);
-	store_status_req(&st, &sw);
+	store_status_req(w->app, &sw);
 }
 
 static void
