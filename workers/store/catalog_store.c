@@ -38,6 +38,7 @@ static struct {
 		void *arg;
 	} obs[CAT_MAX_OBSERVERS];
 	unsigned nobs;
+	bool abandon;	/* a restore wakes everyone: answer, never re-park */
 } cat;
 
 static void notify_watchers(void *arg, uint64_t index, enum cat_change what,
@@ -201,7 +202,7 @@ parked_cb(void *arg, int why)
 		if (idx == 0)
 			store_reply_error(pk->st, &pk->w, -EINVAL,
 			    "malformed catalog query");
-		else if (why == 0 && idx <= q.min_index &&
+		else if (why == 0 && !cat.abandon && idx <= q.min_index &&
 		    mono_ms() < pk->deadline_ms)
 			park(pk->st, &pk->w, watch, pk->deadline_ms);
 		else
@@ -484,8 +485,12 @@ store_catalog_restore_commit(struct store *st, struct cat_db *fresh)
 	cat_db_free(db);
 	*db = *fresh;	/* rows point at each other, never at the db */
 	free(fresh);
-	/* Everything may have changed (and indexes gone back). */
+	/* Everything may have changed, indexes may have gone back: every
+	 * blocking query answers now (Consul closes its abandon channel),
+	 * and none may park again, or waking all would never end. */
+	cat.abandon = true;
 	watch_notify_all(&cat.watches);
+	cat.abandon = false;
 }
 
 void
