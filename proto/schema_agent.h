@@ -69,11 +69,21 @@ enum proto_agent_kind {
  * service_name set, only the matching services are returned, and checks
  * are theirs plus the node-level checks (what the agent health endpoints
  * aggregate).  Without, every service and/or check.
+ *
+ * Hash-based blocking (GET /v1/agent/service/:id?hash=): with
+ * service_id, hash and wait_ms set, the answer waits until that service's
+ * content hash differs from hash (or it is deregistered) or wait_ms
+ * passes.
  */
-#define PROTO_F_agent_local_req(F) \
-	F(u8, what) F(str, service_id) F(str, service_name)
-/* checks -> http: AGENT_SERVICE items and AGENT_CHECK items, in ID order. */
-#define PROTO_F_agent_local(F) F(strv, services) F(strv, checks)
+#define PROTO_F_agent_local_req(F)                                    \
+	F(u8, what) F(str, service_id) F(str, service_name) F(str, hash) \
+	F(u64, wait_ms)
+/*
+ * checks -> http: AGENT_SERVICE items and AGENT_CHECK items, in ID order;
+ * content_hash is the first service's ContentHash ("" without services).
+ */
+#define PROTO_F_agent_local(F) \
+	F(strv, services) F(strv, checks) F(str, content_hash)
 
 /*
  * http -> checks: PUT /v1/agent/service/register (kind SERVICE) or

@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import threading
+import time
 
 import pytest
 
@@ -109,6 +110,33 @@ def test_register_service_shapes_and_deregister(agent):
     r = agent.put("/v1/agent/service/deregister/web-1")
     assert r.status == 404
     assert r.body.startswith(b'Unknown service ID "web-1"')
+
+
+def test_service_hash_blocking(agent):
+    put_json(agent, "/v1/agent/service/register", {"Name": "web", "Port": 1})
+    h = agent.get("/v1/agent/service/web").json()["ContentHash"]
+    # A different hash answers at once; the same one waits for ?wait.
+    r = agent.get("/v1/agent/service/web?hash=nothing&wait=10s", timeout=5)
+    assert r.status == 200 and r.json()["ContentHash"] == h
+    t = time.monotonic()
+    r = agent.get("/v1/agent/service/web?hash=%s&wait=300ms" % h)
+    assert r.status == 200 and time.monotonic() - t >= 0.25
+    # A change wakes the waiter with the new definition.
+    result = {}
+
+    def waiter():
+        result["r"] = agent.get("/v1/agent/service/web?hash=%s&wait=30s" % h,
+                                timeout=35)
+    th = threading.Thread(target=waiter)
+    th.start()
+    wait_for(lambda: th.is_alive(), what="waiter started")
+    put_json(agent, "/v1/agent/service/register", {"Name": "web", "Port": 2})
+    th.join(10)
+    assert not th.is_alive(), "blocking query did not wake up"
+    r = result["r"]
+    assert r.status == 200 and r.json()["Port"] == 2
+    assert r.json()["ContentHash"] != h
+    assert r.headers["X-Consul-Contenthash"] == r.json()["ContentHash"]
 
 
 def test_validation_errors_are_consuls(agent):

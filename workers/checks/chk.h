@@ -188,6 +188,8 @@ struct chk_state {
 	/* sync seam: what the catalog has not heard about */
 	size_t tombstones;
 	void (*sync_kick)(struct chk_state *st);
+	/* a service was (re)defined or removed: hash-blocking readers */
+	void (*service_changed)(struct chk_state *st, const char *id);
 	/* counters for Stats */
 	uint64_t probes_run;
 };
@@ -384,6 +386,9 @@ void chk_enc_check(struct buf *out, const struct chk_state *st,
  */
 void chk_enc_local(struct buf *out, const struct chk_state *st,
     unsigned what, const char *service_id, const char *service_name);
+/* ContentHash of a service (api.AgentService's, opaque to clients):
+ * FNV-1a 64 of its AGENT_SERVICE encoding, in hex. */
+void chk_service_hash(const struct chk_service *s, char out[17]);
 
 /* ---- sync seam (chk_sync.c) ---- */
 

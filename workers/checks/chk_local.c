@@ -402,6 +402,8 @@ service_install(struct chk_state *st, struct chk_service *s)
 	}
 	avl_insert(&st->services, &s->node);
 	chk_sync_service(st, s);
+	if (st->service_changed)
+		st->service_changed(st, s->id);
 }
 
 /* Persist before changing anything, so a failed write changes nothing. */
@@ -525,6 +527,8 @@ chk_remove_service(struct chk_state *st, const char *id, bool purge,
 	if (purge && s->persisted)
 		chk_purge_service(st, s->id);
 	chk_sync_deleted(st);
+	if (st->service_changed)
+		st->service_changed(st, s->id);
 	chk_service_free(s);
 	chk_alias_touch(st, NULL);
 	return 0;

@@ -6,6 +6,8 @@
 #include "workers/checks/chk.h"
 #include "proto/proto.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +84,26 @@ chk_enc_check(struct buf *out, const struct chk_state *st,
 	proto_enc_agent_check(out, &m);
 }
 
+static void
+fnv_hex(const void *p, size_t n, char out[17])
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	snprintf(out, 17, "%" PRIx64, h);
+}
+
+void
+chk_service_hash(const struct chk_service *s, char out[17])
+{
+	struct buf b;
+	buf_init(&b);
+	chk_enc_service(&b, s);
+	fnv_hex(b.data, b.len, out);
+	buf_free(&b);
+}
+
 /* Items of a strv are views into one buffer; offsets survive growth. */
 struct items {
 	struct buf data;
@@ -151,9 +173,13 @@ chk_enc_local(struct buf *out, const struct chk_state *st, unsigned what,
 		chk_enc_check(&ck.data, st, c);
 	}
 	struct proto_str *sviews = items_views(&sv), *cviews = items_views(&ck);
+	char hash[17] = "";
+	if (sv.n > 0)
+		fnv_hex(sviews[0].p, sviews[0].len, hash);
 	struct proto_agent_local m = {
 		.services = { .n = (uint32_t)sv.n, .strs = sviews },
 		.checks = { .n = (uint32_t)ck.n, .strs = cviews },
+		.content_hash = proto_str_c(hash),
 	};
 	proto_enc_agent_local(out, &m);
 	free(sviews);

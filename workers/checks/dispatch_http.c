@@ -19,25 +19,145 @@ reply(struct ipc_chan *ch, const struct ipc_msg *m, int code,
 	worker_reply_result(ch, m, code, msg->data ? (char *)msg->data : "");
 }
 
+/*
+ * Hash-blocking reads parked until their service changes or their wait
+ * ends (agent.LocalBlockingQuery).  An answer goes back on the channel the
+ * request came on, unless the http worker was restarted meanwhile (the
+ * channel's epoch moved on: nobody waits for it any more).
+ */
+#define WAITS_MAX 4096
+
+struct wait {
+	struct wait *next;
+	struct worker *w;
+	char *id, *hash;
+	unsigned what;
+	uint32_t reqid, epoch;
+	ev_timer tm;
+};
+
+static struct wait *waits;
+static size_t nwaits;
+
+static void
+answer(struct worker *w, struct ipc_chan *ch, uint32_t reqid, unsigned what,
+    const char *id, const char *name)
+{
+	struct ipc_msg req = { .hdr = { .reqid = reqid } };
+	struct buf out;
+	buf_init(&out);
+	chk_enc_local(&out, chk_worker_state(), what, id, name);
+	worker_reply(ch, &req, PROTO_AGENT_LOCAL, &out);
+	buf_free(&out);
+}
+
+static void
+wait_finish(struct wait *wt)
+{
+	struct wait **pp;
+	struct ipc_chan *ch = wt->w->peer[PROC_HTTP];
+	for (pp = &waits; *pp && *pp != wt; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = wt->next;
+	nwaits--;
+	ev_timer_stop(wt->w->loop, &wt->tm);
+	if (ch && wt->w->peer_epoch[PROC_HTTP] == wt->epoch)
+		answer(wt->w, ch, wt->reqid, wt->what, wt->id, NULL);
+	free(wt->id);
+	free(wt->hash);
+	free(wt);
+}
+
+static void
+wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	wait_finish(t->data);
+}
+
+/* Registry hook: answer every wait on this service whose hash moved. */
+static void
+service_changed(struct chk_state *st, const char *id)
+{
+	struct wait *wt, *next;
+	for (wt = waits; wt; wt = next) {
+		struct chk_service *s;
+		char h[17];
+		next = wt->next;
+		if (strcmp(wt->id, id) != 0)
+			continue;
+		if ((s = chk_service_find(st, id)) != NULL) {
+			chk_service_hash(s, h);
+			if (strcmp(h, wt->hash) == 0)
+				continue;
+		}
+		wait_finish(wt);
+	}
+}
+
+static bool
+park(struct worker *w, const struct ipc_msg *m,
+    const struct proto_agent_local_req *q, const char *id)
+{
+	struct chk_state *st = chk_worker_state();
+	struct chk_service *s = chk_service_find(st, id);
+	struct wait *wt;
+	char h[17];
+
+	if (s == NULL || q->wait_ms == 0 || nwaits >= WAITS_MAX ||
+	    m->hdr.reqid == 0)
+		return false;
+	chk_service_hash(s, h);
+	if (!proto_str_eq(q->hash, h))
+		return false;
+	st->service_changed = service_changed;
+	wt = xcalloc(1, sizeof(*wt));
+	wt->w = w;
+	wt->id = xstrdup(id);
+	wt->hash = xstrdup(h);
+	wt->what = q->what;
+	wt->reqid = m->hdr.reqid;
+	wt->epoch = w->peer_epoch[PROC_HTTP];
+	ev_timer_init(&wt->tm, wait_timeout_cb, (double)q->wait_ms / 1e3, 0);
+	wt->tm.data = wt;
+	ev_timer_start(w->loop, &wt->tm);
+	wt->next = waits;
+	waits = wt;
+	nwaits++;
+	return true;
+}
+
 static void
 on_local_req(struct worker *w, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m)
 {
 	struct proto_agent_local_req q;
 	char *id = NULL, *name = NULL;
-	struct buf out;
 
 	proto_dec_agent_local_req(m->data, m->len, &q);
 	if (q.service_id.len)
 		id = proto_str_dup(q.service_id);
 	if (q.service_name.len)
 		name = proto_str_dup(q.service_name);
-	buf_init(&out);
-	chk_enc_local(&out, chk_worker_state(), q.what, id, name);
-	worker_reply(ch, m, PROTO_AGENT_LOCAL, &out);
-	buf_free(&out);
+	if (!(id && q.hash.len && park(w, m, &q, id)))
+		answer(w, ch, m->hdr.reqid, q.what, id, name);
 	free(id);
 	free(name);
+}
+
+/* Stop: nobody is left to answer. */
+void
+checks_dispatch_http_stop(void)
+{
+	while (waits) {
+		struct wait *wt = waits;
+		waits = wt->next;
+		ev_timer_stop(wt->w->loop, &wt->tm);
+		free(wt->id);
+		free(wt->hash);
+		free(wt);
+	}
+	nwaits = 0;
 }
 
 /* decodeBody: an empty body is EOF, bad JSON Go's syntax error. */

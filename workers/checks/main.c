@@ -241,6 +241,8 @@ chk_reconfig(struct worker *w, struct agent_config *nc, struct buf *err)
 static bool
 chk_stop(struct worker *w, unsigned reason)
 {
+	checks_dispatch_http_stop();
+	state.service_changed = NULL;
 	chk_state_free(&state);
 	chk_resolver_stop(&state);
 	chk_tls_free(&state);

@@ -267,18 +267,16 @@ view_free(struct local_view *v)
 	free(v->chk);
 }
 
-/* Decode the checks worker's answer; false after replying 500. */
+/* Decode an AGENT_LOCAL payload; false after replying 500. */
 static bool
-view_decode(struct api_req *r, struct local_view *v)
+view_decode_raw(struct http_ctx *c, const uint8_t *p, size_t n,
+    struct local_view *v)
 {
-	struct api_answer *a = &r->ans[L_LOCAL];
 	struct proto_strv_iter it;
 	struct proto_str item;
 
 	memset(v, 0, sizeof(*v));
-	if (api_failed(r, L_LOCAL, PROTO_AGENT_LOCAL))
-		return false;
-	if (proto_dec_agent_local(a->data.data, a->data.len, &v->msg) < 0)
+	if (proto_dec_agent_local(p, n, &v->msg) < 0)
 		goto bad;
 	v->svc = xcalloc(v->msg.services.n + 1, sizeof(*v->svc));
 	v->svc_raw = xcalloc(v->msg.services.n + 1, sizeof(*v->svc_raw));
@@ -298,9 +296,20 @@ view_decode(struct api_req *r, struct local_view *v)
 	return true;
 bad:
 	view_free(v);
-	http_reply_error(r->ctx, 500, "malformed answer from the agent's "
-	    "checks process");
+	http_reply_error(c, 500, "malformed answer from the agent's checks "
+	    "process");
 	return false;
+}
+
+/* The checks worker's answer to an api_req; false after replying. */
+static bool
+view_decode(struct api_req *r, struct local_view *v)
+{
+	struct api_answer *a = &r->ans[L_LOCAL];
+	memset(v, 0, sizeof(*v));
+	if (api_failed(r, L_LOCAL, PROTO_AGENT_LOCAL))
+		return false;
+	return view_decode_raw(r->ctx, a->data.data, a->data.len, v);
 }
 
 static void
@@ -647,49 +656,109 @@ api_agent_checks(struct http_ctx *c, const struct http_request *req)
 
 /* ---- GET /v1/agent/service/:id ---- */
 
-/*
- * ContentHash: opaque to clients (they pass it back as ?hash); FNV-1a 64
- * over the service's encoding and the datacenter, hex like Consul's.
- */
+/* The service with its ContentHash (also as X-Consul-ContentHash), or
+ * 404 "unknown service ID: <id>" (agent_endpoint.go AgentService). */
 static void
-content_hash(struct proto_str raw, const char *dc, char out[17])
+service_render(struct http_ctx *c, const char *dc, const struct local_view *v)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (uint32_t i = 0; i < raw.len; i++)
-		h = (h ^ (uint8_t)raw.p[i]) * 0x100000001b3ULL;
-	for (const char *p = dc; *p; p++)
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
-	snprintf(out, 17, "%" PRIx64, h);
+	struct json_w jw;
+	struct buf out;
+	char hash[17];
+
+	if (v->nsvc == 0) {
+		http_reply_error(c, 404, "unknown service ID: %s",
+		    http_path_rest(c));
+		return;
+	}
+	snprintf(hash, sizeof(hash), "%.*s", (int)v->msg.content_hash.len,
+	    v->msg.content_hash.p);
+	http_reply_header(c, "X-Consul-Contenthash", hash);
+	api_json_begin(c, &jw, &out);
+	w_service(&jw, &v->svc[0], dc, hash);
+	api_json_end(c, &jw, &out);
 }
 
 static void
 service_done(struct api_req *r)
 {
 	struct local_view v;
-	struct json_w jw;
-	struct buf out;
-	char hash[17];
-	const char *id = http_path_rest(r->ctx);
-
 	if (!view_decode(r, &v))
 		return;
 	api_index_headers(r);
-	if (v.nsvc == 0)
-		http_reply_error(r->ctx, 404, "unknown service ID: %s", id);
-	else {
-		content_hash(v.svc_raw[0], datacenter(r), hash);
-		http_reply_header(r->ctx, "X-Consul-Contenthash", hash);
-		api_json_begin(r->ctx, &jw, &out);
-		w_service(&jw, &v.svc[0], datacenter(r), hash);
-		api_json_end(r->ctx, &jw, &out);
-	}
+	service_render(r->ctx, datacenter(r), &v);
 	view_free(&v);
+}
+
+/*
+ * ?hash: a hash-based blocking query (reference/consul.md 0.2).  The
+ * checks worker holds the answer until the service changes or the wait
+ * ends, so the request gets a timeout past the wait.
+ */
+struct svc_wait {
+	struct http_ctx *ctx;
+	struct http_app *app;
+	int64_t reqid;
+};
+
+static void
+svc_wait_abort(void *arg)
+{
+	struct svc_wait *sw = arg;
+	worker_request_cancel(sw->app->w, PROC_CHECKS, sw->reqid);
+	free(sw);
+}
+
+static void
+svc_wait_reply(void *arg, struct ipc_msg *m, int err)
+{
+	struct svc_wait *sw = arg;
+	struct local_view v;
+	http_ctx_on_abort(sw->ctx, NULL, NULL);
+	if (err < 0 || m->hdr.type != PROTO_AGENT_LOCAL)
+		http_reply_error(sw->ctx, 500, "rpc error: %s the agent's checks "
+		    "process", err == -ETIMEDOUT ? "timed out waiting for" :
+		    "restarting:");
+	else if (view_decode_raw(sw->ctx, m->data, m->len, &v)) {
+		service_render(sw->ctx, sw->app->w->cfg->datacenter, &v);
+		view_free(&v);
+	}
+	free(sw);
+}
+
+static void
+service_block(struct http_ctx *c, const struct http_query_opts *o,
+    const char *id, const char *hash)
+{
+	const struct agent_config *cfg = ((struct http_app *)http_app(c))->w->cfg;
+	int64_t wait = http_wait_jitter(http_wait_clamp(o->wait_set ?
+	    o->wait_ns : 0, cfg->default_query_time, cfg->max_query_time));
+	struct proto_agent_local_req q = { .what = AGENT_LOCAL_SERVICES,
+		.service_id = proto_str_c(id), .hash = proto_str_c(hash),
+		.wait_ms = (uint64_t)(wait / 1000000) };
+	struct svc_wait *sw = xcalloc(1, sizeof(*sw));
+	struct buf b;
+
+	sw->ctx = c;
+	sw->app = http_app(c);
+	buf_init(&b);
+	proto_enc_agent_local_req(&b, &q);
+	sw->reqid = worker_request(sw->app->w, PROC_CHECKS,
+	    PROTO_AGENT_LOCAL_REQ, &b, (unsigned)(q.wait_ms +
+	    API_IPC_TIMEOUT_MS), svc_wait_reply, sw);
+	buf_free(&b);
+	if (sw->reqid < 0) {
+		free(sw);
+		http_reply_error(c, 500, "rpc error: restarting: the agent's "
+		    "checks process");
+		return;
+	}
+	http_ctx_on_abort(c, svc_wait_abort, sw);
 }
 
 void
 api_agent_service(struct http_ctx *c, const struct http_request *req)
 {
-	const char *id = http_path_rest(c);
+	const char *id = http_path_rest(c), *hash;
 	struct http_query_opts o;
 	if (!http_ctx_query_opts(c, &o))
 		return;
@@ -697,7 +766,10 @@ api_agent_service(struct http_ctx *c, const struct http_request *req)
 		http_reply_error(c, 404, "unknown service ID: ");
 		return;
 	}
-	ask_local(c, service_done, AGENT_LOCAL_SERVICES, id, NULL);
+	if ((hash = http_query(req, "hash", NULL)) != NULL && hash[0])
+		service_block(c, &o, id, hash);
+	else
+		ask_local(c, service_done, AGENT_LOCAL_SERVICES, id, NULL);
 }
 
 /* ---- GET /v1/agent/health/service/{id,name}/:x ---- */
