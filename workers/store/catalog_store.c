@@ -19,6 +19,7 @@
 #include "workers/store/catalog_store.h"
 #include "workers/store/catalog_query.h"
 #include "workers/store/raft_store.h"
+#include "workers/store/rpc.h"
 #include "workers/common/worker.h"
 #include "lib/log.h"
 
@@ -250,119 +251,149 @@ store_catalog_read(struct store *st, struct store_waiter *w)
 	free(watch);
 }
 
-/* ---- the IPC handlers ------------------------------------------------- */
+/* ---- requests (from IPC, or forwarded by another server) -------------- */
 
+/*
+ * Clustering (rpc.h): what this server cannot serve goes to the leader
+ * (-EREMOTE: one is known), and a client agent, which runs no Raft,
+ * sends everything to a server.  Takes w.
+ */
 static void
-waiter_from(struct worker *wk, unsigned from, const struct ipc_msg *m,
-    struct store_waiter *w)
-{
-	w->peer = from;
-	w->epoch = wk->peer_epoch[from];
-	w->reqid = m->hdr.reqid;
-	w->type = m->hdr.type;
-	buf_init(&w->req);
-	buf_add(&w->req, m->data, m->len);
-}
-
-static const char *
-route_error(const struct store *st, int r)
+route(struct store *st, struct store_waiter *w, int r)
 {
 	if (!st->server)
-		return "No known Consul servers";
-	if (r == -EREMOTE)
-		return "rpc error: forwarding to the leader is not available yet";
-	return "No cluster leader";
+		rpc_forward(st, w, NULL);
+	else if (r == -EREMOTE)
+		rpc_forward(st, w, store_leader_addr(st));
+	else {
+		store_reply_error(st, w, r, "No cluster leader");
+		store_waiter_free(w);
+	}
 }
 
-/* Propose msg as a command of type; answers w on refusal.  Frees w. */
+static void
+refuse(struct store *st, struct store_waiter *w, int code, const char *msg)
+{
+	store_reply_error(st, w, code, msg);
+	store_waiter_free(w);
+}
+
+/* Propose msg as a command of type for w (taken), or route w. */
 static void
 propose(struct store *st, uint16_t type, const struct buf *msg,
     struct store_waiter *w)
 {
-	int r = st->raft ? store_propose(st, type, msg, w) : -ENOTCONN;
-	if (r == 0)
-		return;		/* the waiter went to the pending map */
-	store_reply_error(st, w, r, route_error(st, r));
-	store_waiter_free(w);
+	int r = store_propose(st, type, msg, w);
+	if (r < 0)
+		route(st, w, r);
+	/* else the waiter went to the pending map */
 }
 
 void
-store_on_cat_register(struct worker *wk, unsigned from, struct ipc_chan *ch,
-    struct ipc_msg *m)
+store_catalog_register_req(struct store *st, struct store_waiter *w)
 {
-	struct store *st = wk->app;
-	struct store_waiter w;
 	struct cat_reg reg;
 	char err[1024];
-	waiter_from(wk, from, m, &w);
-	if (cat_dec_register(m->data, m->len, &reg) < 0) {
-		store_reply_error(st, &w, -EBADMSG, "malformed registration");
-		store_waiter_free(&w);
+	if (st->raft == NULL) {
+		route(st, w, -ENOTCONN);
+		return;
+	}
+	if (cat_dec_register(w->req.data, w->req.len, &reg) < 0) {
+		refuse(st, w, -EBADMSG, "malformed registration");
 		return;
 	}
 	if (cat_reg_check(&reg, err, sizeof(err)) < 0) {
-		store_reply_error(st, &w, -EINVAL, err);
-		store_waiter_free(&w);
 		cat_reg_free(&reg);
+		refuse(st, w, -EINVAL, err);
 		return;
 	}
 	struct buf cmd;
 	buf_init(&cmd);
 	cat_enc_register(&cmd, &reg);	/* with Consul's defaults filled */
 	cat_reg_free(&reg);
-	propose(st, PROTO_CAT_REGISTER, &cmd, &w);
+	propose(st, PROTO_CAT_REGISTER, &cmd, w);
 	buf_free(&cmd);
+}
+
+void
+store_catalog_deregister_req(struct store *st, struct store_waiter *w)
+{
+	struct proto_cat_deregister d;
+	if (st->raft == NULL) {
+		route(st, w, -ENOTCONN);
+		return;
+	}
+	if (proto_dec_cat_deregister(w->req.data, w->req.len, &d) < 0 ||
+	    memchr(d.node.p, '\0', d.node.len) ||
+	    memchr(d.service_id.p, '\0', d.service_id.len) ||
+	    memchr(d.check_id.p, '\0', d.check_id.len)) {
+		refuse(st, w, -EINVAL, "malformed deregistration");
+		return;
+	}
+	if (d.node.len == 0) {
+		refuse(st, w, -EINVAL, "Must provide node");
+		return;
+	}
+	struct buf cmd;
+	buf_init(&cmd);
+	buf_add(&cmd, w->req.data, w->req.len);
+	propose(st, PROTO_CAT_DEREGISTER, &cmd, w);
+	buf_free(&cmd);
+}
+
+void
+store_catalog_read_req(struct store *st, struct store_waiter *w)
+{
+	struct proto_cat_read_req q;
+	if (proto_dec_cat_read_req(w->req.data, w->req.len, &q) < 0) {
+		refuse(st, w, -EBADMSG, "malformed catalog query");
+		return;
+	}
+	if (st->raft == NULL) {
+		route(st, w, -ENOTCONN);
+		return;
+	}
+	/* ?max_stale: too stale a server serves it as a default read. */
+	bool stale = q.consistency == 1 && !(q.max_stale_ms &&
+	    store_last_contact_ms(st) > q.max_stale_ms);
+	if (stale || (q.consistency == 0 && store_is_leader(st) &&
+	    rft_lease_valid(st->raft, mono_ms()))) {
+		store_catalog_read(st, w);
+		store_waiter_free(w);
+		return;
+	}
+	struct buf cmd;
+	buf_init(&cmd);
+	buf_add(&cmd, w->req.data, w->req.len);
+	propose(st, PROTO_CAT_READ_REQ, &cmd, w);
+	buf_free(&cmd);
+}
+
+void
+store_on_cat_register(struct worker *wk, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	struct store_waiter w;
+	store_waiter_from(wk, from, m, &w);
+	store_catalog_register_req(wk->app, &w);
 }
 
 void
 store_on_cat_deregister(struct worker *wk, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m)
 {
-	struct store *st = wk->app;
 	struct store_waiter w;
-	struct proto_cat_deregister d;
-	waiter_from(wk, from, m, &w);
-	const char *why = NULL;
-	if (proto_dec_cat_deregister(m->data, m->len, &d) < 0 ||
-	    memchr(d.node.p, '\0', d.node.len) ||
-	    memchr(d.service_id.p, '\0', d.service_id.len) ||
-	    memchr(d.check_id.p, '\0', d.check_id.len))
-		why = "malformed deregistration";
-	else if (d.node.len == 0)
-		why = "Must provide node";
-	if (why) {
-		store_reply_error(st, &w, -EINVAL, why);
-		store_waiter_free(&w);
-		return;
-	}
-	struct buf cmd = { (uint8_t *)m->data, m->len, m->len };
-	propose(st, PROTO_CAT_DEREGISTER, &cmd, &w);
+	store_waiter_from(wk, from, m, &w);
+	store_catalog_deregister_req(wk->app, &w);
 }
 
 void
 store_on_cat_read(struct worker *wk, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m)
 {
-	struct store *st = wk->app;
-	struct proto_cat_read_req q;
 	struct store_waiter w;
-	waiter_from(wk, from, m, &w);
-	if (proto_dec_cat_read_req(m->data, m->len, &q) < 0) {
-		store_reply_error(st, &w, -EBADMSG, "malformed catalog query");
-		store_waiter_free(&w);
-		return;
-	}
-	/* ?max_stale: too stale a server serves it as a default read. */
-	bool stale = q.consistency == 1 && !(q.max_stale_ms &&
-	    store_last_contact_ms(st) > q.max_stale_ms);
-	if (st->raft && (stale || (q.consistency == 0 && store_is_leader(st) &&
-	    rft_lease_valid(st->raft, mono_ms())))) {
-		store_catalog_read(st, &w);
-		store_waiter_free(&w);
-		return;
-	}
-	struct buf cmd = { (uint8_t *)m->data, m->len, m->len };
-	propose(st, PROTO_CAT_READ_REQ, &cmd, &w);
+	store_waiter_from(wk, from, m, &w);
+	store_catalog_read_req(wk->app, &w);
 }
 
 /* ---- the state machine ---------------------------------------------- */

@@ -31,6 +31,13 @@ void store_on_cat_deregister(struct worker *wk, unsigned from,
 void store_on_cat_read(struct worker *wk, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m);
 
+/* The same requests held by a waiter (takes w): from IPC, or forwarded
+ * by another server over the server port (rpc.c serve_request).  A
+ * follower sends them on to the leader, a client agent to a server. */
+void store_catalog_register_req(struct store *st, struct store_waiter *w);
+void store_catalog_deregister_req(struct store *st, struct store_waiter *w);
+void store_catalog_read_req(struct store *st, struct store_waiter *w);
+
 /* store_fsm.c: a committed CAT_REGISTER, CAT_DEREGISTER or CAT_READ_REQ
  * (a read that needed to be linearizable: answered at its index). */
 void store_catalog_apply(struct store *st, uint64_t index, uint16_t type,
