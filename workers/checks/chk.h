@@ -185,6 +185,7 @@ struct chk_state {
 	ev_timer reaper;
 	ev_timer alias_timer;		/* coalesces alias re-evaluation */
 	bool alias_dirty;
+	size_t alias_runners;		/* alias checks running */
 	/* sync seam: what the catalog has not heard about */
 	size_t tombstones;
 	void (*sync_kick)(struct chk_state *st);

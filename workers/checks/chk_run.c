@@ -130,6 +130,7 @@ chk_run_start(struct chk_state *st, struct chk_check *c)
 	case CHK_K_ALIAS:
 		ev_timer_init(&r->timer, alias_refresh_cb,
 		    secs(st->tun.alias_refresh), secs(st->tun.alias_refresh));
+		st->alias_runners++;
 		chk_alias_eval(st, c);
 		break;
 	default:
@@ -152,6 +153,8 @@ chk_run_stop(struct chk_state *st, struct chk_check *c)
 	if (r == NULL)
 		return;
 	ev_timer_stop(st->loop, &r->timer);
+	if (c->kind == CHK_K_ALIAS)
+		st->alias_runners--;
 	if (r->probe)
 		r->probe->ops->cancel(r->probe);
 	free(r->ttl_last);
@@ -192,7 +195,7 @@ alias_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 void
 chk_alias_touch(struct chk_state *st, const struct chk_check *changed)
 {
-	if (!st->running || st->alias_dirty)
+	if (!st->running || st->alias_dirty || st->alias_runners == 0)
 		return;
 	st->alias_dirty = true;
 	ev_timer_init(&st->alias_timer, alias_timer_cb, 0, 0);
