@@ -471,3 +471,15 @@ def test_grpc_and_h2ping_against_a_real_http2_stack(agents, go_grpc_server):
     finally:
         srv.kill()
         srv.wait()
+
+
+def test_bad_config_definition_stops_the_agent(agents, tmp_path):
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(json.dumps({"service": {
+        "name": "x", "check": {"args": ["true"], "interval": "10s"}}}))
+    a = agents("-config-file", str(cfg))
+    a.start(wait=False)
+    assert a.proc.wait(20) == 2
+    assert ('Failed to register service "x": Scripts are disabled on this '
+            "agent; to enable, configure 'enable_script_checks' or "
+            "'enable_local_script_checks' to true") in a.read_log()
