@@ -152,6 +152,11 @@ void api_json_node(struct json_w *jw, const struct proto_cat_node *n);
 void api_json_node_service(struct json_w *jw,
     const struct proto_cat_service *s);
 
+/* api_operator.c: Raft and autopilot operator endpoints (the store) */
+http_handler_fn api_operator_raft_conf, api_operator_raft_peer,
+    api_operator_raft_transfer, api_operator_autopilot_conf,
+    api_operator_autopilot_health, api_operator_autopilot_state;
+
 http_handler_fn api_agent_self, api_agent_version, api_agent_members,
     api_agent_reload, api_agent_leave, api_status_leader, api_status_peers;
 /* api_gossip.c: join, force-leave, events, keyring (the gossip worker) */

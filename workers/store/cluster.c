@@ -443,6 +443,8 @@ cluster_init(struct store *st)
 	rft_config_default(&rc, 1, (unsigned)c->performance.raft_multiplier);
 	cl->hb_interval_ms = rc.heartbeat_interval_ms;
 	cl->hb_timeout_ms = rc.heartbeat_timeout_ms;
+	if (c->server)	/* as store_raft_init will */
+		st->raft_id = cluster_raft_id(c->node_id);
 	add_self(st);
 	cluster_autopilot_defaults(st);
 	cl->boot_wait = c->server && c->bootstrap_expect > 1 && !c->bootstrap &&

@@ -78,7 +78,8 @@ answer_conf(struct store *st, struct store_waiter *w)
 		strs[i] = (struct proto_str){ (const char *)items.data + offs[i],
 		    (uint32_t)(offs[i + 1] - offs[i]) };
 	struct proto_op_raft_conf r = { .servers = { .n = c->n, .strs = strs },
-		.index = st->cl->conf_index };
+		.index = st->cl->conf_index ? st->cl->conf_index :
+		    rft_snapshot_index(st->raft) };
 	proto_enc_op_raft_conf(&out, &r);
 	buf_free(&items);
 	buf_free(&one);

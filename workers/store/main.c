@@ -36,12 +36,13 @@ store_init(struct worker *w)
 	return 0;
 }
 
-/* Raft first: the server port steps messages into it as they come. */
+/* The cluster first, to hear of the configuration Raft starts with;
+ * then Raft; then the server port, which steps messages into it. */
 static int
 store_start(struct worker *w)
 {
-	if (store_raft_init(&st) < 0 || rpc_init(&st) < 0 ||
-	    cluster_init(&st) < 0)
+	if (cluster_init(&st) < 0 || store_raft_init(&st) < 0 ||
+	    rpc_init(&st) < 0)
 		return -1;
 	return 0;
 }

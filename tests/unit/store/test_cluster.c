@@ -156,9 +156,9 @@ node_start(int i, bool server, int expect)
 	    &ipc_limits_default, test_msg, chan_closed, n);
 	n->w.peer[PROC_HTTP] = n->srv;
 	n->w.peer_epoch[PROC_HTTP] = 1;
+	ck_assert_int_eq(cluster_init(&n->st), 0);
 	ck_assert_int_eq(store_raft_init(&n->st), 0);
 	ck_assert_int_eq(rpc_init(&n->st), 0);
-	ck_assert_int_eq(cluster_init(&n->st), 0);
 	n->up = true;
 	return n;
 }
