@@ -56,6 +56,8 @@ struct cli_cmd {
 	    "Gracefully leaves the Muster cluster and shuts down")	\
 	X("members", cli_cmd_members,					\
 	    "Lists the members of a Muster cluster")			\
+	X("operator", cli_cmd_operator,					\
+	    "Provides cluster-level tools for Muster operators")	\
 	X("reload", cli_cmd_reload,					\
 	    "Triggers the agent to reload configuration files")		\
 	X("snapshot", cli_cmd_snapshot,					\
