@@ -145,6 +145,63 @@ def test_start_join_failure_stops_agent(agents):
     assert "Failed to join any nodes" in a.read_log()
 
 
+def test_retry_join_gives_up_after_retry_max(agents):
+    a = client(agents, "-retry-join", next_loopback(), "-retry-max", "2",
+               "-retry-interval", "200ms").start(wait=False)
+    assert a.proc.wait(30) == 2
+    log = a.read_log()
+    assert log.count("LAN pool: joining the cluster (attempt") == 2
+    assert "max join retry exhausted" in log
+
+
+def test_join_by_host_name(agents):
+    # Names are resolved when the gossip worker starts (before its
+    # privilege drop).  "localhost" reaches a server bound to 127.0.0.1
+    # on ports of its own (the usual ones may be other tests').
+    port = 20000 + os.getpid() % 20000
+    srv = agents("-bind", "127.0.0.1", "-serf-lan-port", str(port),
+                 "-serf-wan-port", str(port + 1), "-server-port",
+                 str(port + 2)).start()
+    c1 = client(agents, "-retry-join", "localhost:%d" % port).start()
+    wait_converged([srv, c1])
+    assert members(c1)[srv.name]["Port"] == port
+    # At run time the API takes addresses, or a name known from start.
+    c2 = client(agents).start()
+    r = c2.put("/v1/agent/join/localhost:%d" % port)
+    assert r.status == 500
+    assert b"resolves names only at start" in r.body
+    r = c1.put("/v1/agent/join/localhost:%d" % port)
+    assert r.status == 200, r.body
+
+
+def test_wan_pool_and_datacenter_merge_check(agents):
+    a = agents().start()
+    b = agents("-datacenter", "dc2").start()
+    c = client(agents, "-datacenter", "dc2", "-join", b.ip).start()
+    # Servers of two datacenters meet on the WAN only.
+    assert a.put("/v1/agent/join/%s?wan" % b.ip).status == 200
+    for s in (a, b):
+        wait_for(lambda s=s: set(statuses(s, wan=True)) ==
+                 {a.name + ".dc1", b.name + ".dc2"}, 10,
+                 what="WAN pool on " + s.name)
+    assert members(a, wan=True)[b.name + ".dc2"]["Port"] == 8302
+    assert "wan_join_port" not in members(a, wan=True)[
+        a.name + ".dc1"]["Tags"]
+    # Consul's LAN merge check refuses another datacenter's members.
+    r = a.put("/v1/agent/join/" + c.ip)
+    assert r.status == 500
+    assert b"part of wrong datacenter 'dc2'" in r.body
+    assert set(statuses(a)) == {a.name}
+    # Force-leave on the WAN names node.dc.
+    b.kill()
+    wait_status(a, b.name + ".dc2", FAILED, timeout=30, wan=True)
+    assert a.put("/v1/agent/force-leave/%s?wan" %
+                 (b.name + ".dc2")).status == 200
+    wait_status(a, b.name + ".dc2", LEFT, timeout=10, wan=True)
+    r = c.put("/v1/agent/force-leave/x?wan")
+    assert r.status == 500 and b"Must be a server" in r.body
+
+
 def test_sigkill_marked_failed_then_force_leave(agents):
     srv = agents().start()
     cs = [client(agents, "-join", srv.ip).start() for _ in range(3)]
