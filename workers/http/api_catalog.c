@@ -1440,13 +1440,61 @@ def_header(struct dec *d, struct json_w *jw, yajl_val v, const char *path)
 	return true;
 }
 
+/* A duration field: text (Go's form) but TTL, which stays nanoseconds. */
+static bool
+def_duration(struct dec *d, struct json_w *jw, size_t i, yajl_val v,
+    struct def_sum *sum)
+{
+	const char *name = def_fields[i].name;
+	int64_t ns;
+	if (!d_duration(d, v, &ns))
+		return false;
+	if (ns == 0)
+		return true;
+	if (strcmp(name, "Interval") == 0)
+		sum->interval = ns;
+	if (strcmp(name, "TTL") == 0)
+		sum->ttl = ns;
+	json_w_key(jw, name);
+	if (def_fields[i].kind == DEF_DUR_NS)
+		json_w_int(jw, ns);
+	else {
+		char text[DURATION_STRLEN];
+		duration_format(ns, text, sizeof(text));
+		json_w_str(jw, text);
+	}
+	return true;
+}
+
+/* ScriptArgs */
+static bool
+def_strs(struct dec *d, struct json_w *jw, yajl_val v, const char *path,
+    struct def_sum *sum)
+{
+	if (!YAJL_IS_ARRAY(v))
+		return bad_type(d, v, path, "[]string");
+	sum->nargs = YAJL_GET_ARRAY(v)->len;
+	if (sum->nargs == 0)
+		return true;
+	json_w_key(jw, "ScriptArgs");
+	json_w_arr_open(jw);
+	for (size_t j = 0; j < sum->nargs; j++) {
+		yajl_val s = YAJL_GET_ARRAY(v)->values[j];
+		if (!YAJL_IS_STRING(s))
+			return bad_type(d, s, path, "string");
+		json_w_str(jw, YAJL_GET_STRING(s));
+	}
+	json_w_arr_close(jw);
+	return true;
+}
+
 /* One Definition field: checked, and written unless empty. */
 static bool
 def_field(struct dec *d, struct json_w *jw, size_t i, yajl_val v,
     struct def_sum *sum)
 {
 	char path[96];
-	int64_t ns, u;
+	int64_t u;
 	const char *name = def_fields[i].name;
 	snprintf(path, sizeof(path), "Check.Definition.%s", name);
 	switch (def_fields[i].kind) {
@@ -1468,23 +1516,7 @@ def_field(struct dec *d, struct json_w *jw, size_t i, yajl_val v,
 		return true;
 	case DEF_DUR:
 	case DEF_DUR_NS:
-		if (!d_duration(d, v, &ns))
-			return false;
-		if (ns == 0)
-			return true;
-		if (strcmp(name, "Interval") == 0)
-			sum->interval = ns;
-		if (strcmp(name, "TTL") == 0)
-			sum->ttl = ns;
-		json_w_key(jw, name);
-		if (def_fields[i].kind == DEF_DUR_NS)
-			json_w_int(jw, ns);
-		else {
-			char text[DURATION_STRLEN];
-			duration_format(ns, text, sizeof(text));
-			json_w_str(jw, text);
-		}
-		return true;
+		return def_duration(d, jw, i, v, sum);
 	case DEF_UINT:
 		if (!YAJL_IS_NUMBER(v) || !json_as_int(v, &u) || u < 0)
 			return bad_type(d, v, path, "uint");
@@ -1494,21 +1526,7 @@ def_field(struct dec *d, struct json_w *jw, size_t i, yajl_val v,
 		}
 		return true;
 	case DEF_STRS:
-		if (!YAJL_IS_ARRAY(v))
-			return bad_type(d, v, path, "[]string");
-		sum->nargs = YAJL_GET_ARRAY(v)->len;
-		if (sum->nargs == 0)
-			return true;
-		json_w_key(jw, name);
-		json_w_arr_open(jw);
-		for (size_t j = 0; j < sum->nargs; j++) {
-			yajl_val s = YAJL_GET_ARRAY(v)->values[j];
-			if (!YAJL_IS_STRING(s))
-				return bad_type(d, s, path, "string");
-			json_w_str(jw, YAJL_GET_STRING(s));
-		}
-		json_w_arr_close(jw);
-		return true;
+		return def_strs(d, jw, v, path, sum);
 	case DEF_HEADER:
 		return def_header(d, jw, v, path);
 	}
