@@ -456,6 +456,7 @@ gw_on_join(struct worker *w, unsigned from, struct ipc_chan *ch,
 
 /* ---- PUT /v1/agent/force-leave/:node ---- */
 
+/* 0, or -ENOENT when the pool does not know the node. */
 static int
 force_leave(struct gw_pool *p, const char *node, bool prune)
 {
@@ -465,60 +466,69 @@ force_leave(struct gw_pool *p, const char *node, bool prune)
 	return r;
 }
 
+/* The WAN name of a LAN node: node.dc unless it already ends so. */
+static void
+wan_name(const char *node, const char *dc, char *out, size_t len)
+{
+	size_t nl = strlen(node), dl = strlen(dc);
+	bool has_dc = nl > dl + 1 && node[nl - dl - 1] == '.' &&
+	    strcmp(node + nl - dl, dc) == 0;
+	snprintf(out, len, "%s%s%s", node, has_dc ? "" : ".", has_dc ? "" :
+	    dc);
+}
+
+/* agent.ForceLeave / ForceLeaveWAN: the code and message to answer. */
+static int
+force_leave_req(struct worker *w, const struct proto_force_leave_req *q,
+    const char *node, char *msg, size_t ml)
+{
+	const char *err = "";
+	struct gw_pool *lan = gw_pool_for(&gw, false, &err);
+	struct gw_pool *wan = gw_pool_for(&gw, true, &err);
+	char wn[600];
+	int r;
+
+	msg[0] = '\0';
+	if (q->wan && wan == NULL) {
+		snprintf(msg, ml, "Must be a server to force-leave a node from "
+		    "the WAN cluster");
+		return -EINVAL;
+	}
+	if (lan == NULL) {
+		snprintf(msg, ml, "%s", err);
+		return -EAGAIN;
+	}
+	log_info("%sForce leaving node: %s", q->wan ? "(WAN) " : "", node);
+	r = force_leave(q->wan ? wan : lan, node, q->prune);
+	if (r == -ENOENT) {
+		snprintf(msg, ml, "agent: No node found with name '%s'", node);
+		return r;
+	}
+	/* Servers also remove node.dc from the WAN pool
+	 * (Server.RemoveFailedNode); it may not be there. */
+	if (!q->wan && wan != NULL) {
+		wan_name(node, w->cfg->datacenter, wn, sizeof(wn));
+		force_leave(wan, wn, q->prune);
+	}
+	return 0;
+}
+
 void
 gw_on_force_leave(struct worker *w, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m)
 {
 	struct proto_force_leave_req q;
-	const char *err;
 	char msg[400];
-	int r = 0;
 
 	if (proto_dec_force_leave_req(m->data, m->len, &q) < 0)
 		return;
 	char *node = proto_str_dup(q.node);
-	struct gw_pool *lan = gw_pool_for(&gw, false, &err);
-	struct gw_pool *wan = gw_pool_for(&gw, true, &err);
 	if (node == NULL || node[0] == '\0') {
-		worker_reply_result(ch, m, -EINVAL, "agent: No node found with "
+		worker_reply_result(ch, m, -ENOENT, "agent: No node found with "
 		    "name ''");
-	} else if (q.wan) {
-		log_info("(WAN) Force leaving node: %s", node);
-		if (wan == NULL)
-			worker_reply_result(ch, m, -EINVAL, "Must be a server "
-			    "to force-leave a node from the WAN cluster");
-		else if ((r = force_leave(wan, node, q.prune)) == -ENOENT) {
-			snprintf(msg, sizeof(msg), "agent: No node found with "
-			    "name '%s'", node);
-			worker_reply_result(ch, m, r, msg);
-		} else
-			worker_reply_result(ch, m, r, r < 0 ? strerror(-r) : "");
-	} else if (lan == NULL) {
-		worker_reply_result(ch, m, -EAGAIN, err);
 	} else {
-		log_info("Force leaving node: %s", node);
-		if ((r = force_leave(lan, node, q.prune)) == -ENOENT) {
-			snprintf(msg, sizeof(msg), "agent: No node found with "
-			    "name '%s'", node);
-			worker_reply_result(ch, m, r, msg);
-		} else {
-			/* Servers also remove node.dc from the WAN pool
-			 * (Server.RemoveFailedNode). */
-			if (wan != NULL) {
-				char wn[300];
-				size_t nl = strlen(node);
-				size_t dl = strlen(w->cfg->datacenter);
-				bool has_dc = nl > dl + 1 &&
-				    node[nl - dl - 1] == '.' &&
-				    strcmp(node + nl - dl,
-				    w->cfg->datacenter) == 0;
-				snprintf(wn, sizeof(wn), "%s%s%s", node,
-				    has_dc ? "" : ".", has_dc ? "" :
-				    w->cfg->datacenter);
-				force_leave(wan, wn, q.prune);
-			}
-			worker_reply_result(ch, m, r, r < 0 ? strerror(-r) : "");
-		}
+		int r = force_leave_req(w, &q, node, msg, sizeof(msg));
+		worker_reply_result(ch, m, r, msg);
 	}
 	free(node);
 }

@@ -371,7 +371,7 @@ gw_pool_for(struct gw *g, bool wan, const char **why)
 {
 	struct gw_pool *p = &g->pools[wan ? GW_WAN : GW_LAN];
 	if (wan && g->npools < 2) {
-		*why = "Must be a server to join WAN cluster";
+		*why = "this agent has no WAN pool (not a server)";
 		return NULL;
 	}
 	if (p->pool == NULL) {
