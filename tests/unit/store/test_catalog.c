@@ -493,6 +493,30 @@ START_TEST(reads_order_and_filters)
 }
 END_TEST
 
+/* One service ID changing its name: the old name goes (both wake). */
+START_TEST(service_renamed_in_place)
+{
+	two_nodes();
+	ck_assert_int_eq(reg(20, mk_node("n1", "10.0.0.1", "", NULL),
+	    mk_svc("web1", "api", NULL, 80), NULL, NULL), 0);
+	ck_assert(told("s:web") && told("s:api"));
+	ck_assert_ptr_null(cat_name_get(&db, "web"));
+	ck_assert_uint_eq(db.services_gone, 20);
+	struct cat_service *s = cat_service_get(cat_node_get(&db, "n1"), "web1");
+	ck_assert_str_eq(s->name, "api");
+	ck_assert_uint_eq(s->create_index, 10);
+	ck_assert_uint_eq(s->modify_index, 20);
+	ck_assert_ptr_eq(cat_instance_first(&db, "api"), s);
+	ck_assert_ptr_null(cat_instance_first(&db, "web"));
+	/* Its check follows on its next write (Consul copies the name in). */
+	ck_assert_int_eq(reg(21, mk_node("n1", "10.0.0.1", "", NULL), NULL,
+	    mk_chk("web-alive", "critical", "web1"), NULL), 0);
+	ck_assert_str_eq(cat_check_get(cat_node_get(&db, "n1"),
+	    "web-alive")->service_name, "api");
+	ck_assert_uint_eq(cat_service_index(&db, "api", true), 21);
+}
+END_TEST
+
 struct records {
 	struct buf b;
 	int n;
@@ -602,6 +626,7 @@ main(void)
 	tcase_add_test(tc, refusals_leave_no_trace);
 	tcase_add_test(tc, node_ids_and_renames);
 	tcase_add_test(tc, reads_order_and_filters);
+	tcase_add_test(tc, service_renamed_in_place);
 	tcase_add_test(tc, snapshot_round_trip);
 	tcase_add_test(tc, register_message_round_trip);
 	suite_add_tcase(s, tc);
