@@ -55,6 +55,7 @@ struct cl_member {
 	uint64_t raft_id;		/* servers with an id tag */
 	int expect;			/* bootstrap_expect, 0 when untagged */
 	bool server, bootstrap, self;
+	bool warned;			/* its bootstrap mode was reported */
 	uint8_t status;			/* enum cl_status */
 	uint64_t failed_until;		/* clients: skip until (mono ms) */
 };

@@ -161,8 +161,11 @@ add_joined(struct store *st, const struct rft_conf *c)
 		    rft_conf_find(c, m->raft_id))
 			continue;
 		if (m->bootstrap && !m->self) {
-			log_warnx("autopilot: %s is in bootstrap mode; only one "
-			    "server should be: not adding it", m->name);
+			if (!m->warned)
+				log_warnx("autopilot: %s is in bootstrap mode; "
+				    "only one server should be: not adding it",
+				    m->name);
+			((struct cl_member *)m)->warned = true;
 			continue;
 		}
 		for (unsigned k = 0; k < c->n; k++)

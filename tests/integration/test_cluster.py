@@ -1,0 +1,243 @@
+"""Clusters of real agents on loopback: servers discover each other through
+gossip (the LAN pool's MEMBER_EVENTs), bootstrap with -bootstrap-expect,
+replicate over the server port, forward from followers and client agents,
+survive a leader's kill -9, shrink on a graceful leave and grow by a
+nonvoter that autopilot promotes.
+
+Each agent has its own 127.x.y.z and data dir.  Raft runs at
+raft_multiplier 1 (as Consul advises for production) so that elections
+take about a second; server_stabilization_time is short so promotions do
+not make the suite slow.
+"""
+import json
+import os
+import signal
+
+import pytest
+
+from conftest import wait_for
+
+STABILIZATION_S = 2
+
+
+@pytest.fixture
+def cluster_cfg(tmp_path):
+    p = tmp_path / "cluster.json"
+    p.write_text(json.dumps({
+        "performance": {"raft_multiplier": 1},
+        "autopilot": {"server_stabilization_time":
+                      "%ds" % STABILIZATION_S},
+    }))
+    return str(p)
+
+
+def server(agents, cfg, join=None, expect=3):
+    args = ["-server", "-config-file", cfg, "-retry-interval", "1s"]
+    if expect:
+        args += ["-bootstrap-expect", str(expect)]
+    if join:
+        args += ["-retry-join", join]
+    return agents(*args, dev=False)
+
+
+def client(agents, join):
+    return agents("-retry-join", join, "-retry-interval", "1s", dev=False)
+
+
+def start_client(agents, servers):
+    """A client agent that has heard of the servers (and so of a leader)."""
+    c = client(agents, servers[0].ip).start()
+    wait_for(lambda: leader_of(c) == agreed_leader(servers), 15,
+             what="client sees the leader")
+    return c
+
+
+def leader_of(a):
+    try:
+        return a.get("/v1/status/leader", timeout=2).json()
+    except (OSError, ValueError):
+        return None
+
+
+def raft_conf(a, stale=False):
+    r = a.get("/v1/operator/raft/configuration" + ("?stale" if stale
+                                                    else ""), timeout=3)
+    assert r.status == 200, r.body
+    return r.json()
+
+
+def agreed_leader(servers):
+    """The leader's address when every server names the same one."""
+    seen = {leader_of(s) for s in servers}
+    if len(seen) == 1:
+        (l,) = seen
+        return l or None
+    return None
+
+
+def by_addr(servers, addr):
+    for s in servers:
+        if addr.startswith(s.ip + ":"):
+            return s
+    raise AssertionError("no agent at %s" % addr)
+
+
+def form(agents, cfg, n=3):
+    first = server(agents, cfg).start()
+    rest = [server(agents, cfg, join=first.ip).start() for _ in range(n - 1)]
+    servers = [first] + rest
+    wait_for(lambda: agreed_leader(servers), 30, what="one leader")
+    wait_for(lambda: len(raft_conf(servers[0])["Servers"]) == n, 10,
+             what="%d servers in the Raft configuration" % n)
+    return servers
+
+
+def put(a, key, value, timeout=5):
+    r = a.put("/v1/kv/" + key, body=value.encode(), timeout=timeout)
+    return r.status == 200 and r.body.strip() == b"true"
+
+
+def get(a, key, query=""):
+    r = a.get("/v1/kv/%s?raw%s" % (key, query), timeout=5)
+    return r.body.decode() if r.status == 200 else None
+
+
+def test_bootstrap_expect_one_leader_and_replication(agents, cluster_cfg):
+    servers = form(agents, cluster_cfg)
+    leader = agreed_leader(servers)
+    conf = raft_conf(servers[1])
+    assert sum(s["Leader"] for s in conf["Servers"]) == 1
+    assert all(s["Voter"] for s in conf["Servers"])
+    assert {s["Address"] for s in conf["Servers"]} == {
+        "%s:8300" % s.ip for s in servers}
+    assert [s for s in conf["Servers"] if s["Leader"]][0]["Address"] == leader
+    assert sorted(servers[0].get("/v1/status/peers").json()) == sorted(
+        "%s:8300" % s.ip for s in servers)
+
+    c = start_client(agents, servers)
+    everyone = servers + [c]
+    for i, a in enumerate(everyone):
+        assert put(a, "k/%d" % i, "from-%s" % a.name), a.read_log()
+    for a in everyone:
+        for i, b in enumerate(everyone):
+            assert get(a, "k/%d" % i) == "from-%s" % b.name
+            assert get(a, "k/%d" % i, "&consistent") == "from-%s" % b.name
+    for a in servers:
+        wait_for(lambda: get(a, "k/3", "&stale") == "from-%s" % c.name, 5,
+                 what="stale read on %s" % a.name)
+
+
+def test_leader_killed_then_rejoins(agents, cluster_cfg):
+    servers = form(agents, cluster_cfg)
+    c = start_client(agents, servers)
+    old = by_addr(servers, agreed_leader(servers))
+    rest = [s for s in servers if s is not old]
+    assert put(c, "before", "1")
+    old.kill()
+    new = wait_for(lambda: (lambda l: l if l and not l.startswith(
+        old.ip + ":") else None)(agreed_leader(rest)), 30,
+        what="a new leader")
+    assert by_addr(rest, new) in rest
+    wait_for(lambda: put(rest[0], "after", "2"), 15, what="write after kill")
+    wait_for(lambda: put(c, "after-client", "3"), 15,
+             what="client write after kill")
+    assert get(rest[1], "before") == "1"
+
+    old.start()
+    wait_for(lambda: leader_of(old) == new, 30,
+             what="old leader follows the new one")
+    wait_for(lambda: get(old, "after-client", "&stale") == "3", 15,
+             what="old leader caught up")
+    wait_for(lambda: any(s["Address"].startswith(old.ip + ":") and s["Voter"]
+                         for s in raft_conf(rest[0])["Servers"]),
+             30, what="old leader a voter again")
+    assert len(raft_conf(rest[0])["Servers"]) == 3
+    assert put(old, "via-old", "4")
+    assert get(c, "via-old") == "4"
+
+
+def test_graceful_leave_shrinks_configuration(agents, cluster_cfg):
+    servers = form(agents, cluster_cfg)
+    leaving = [s for s in servers
+               if not agreed_leader(servers).startswith(s.ip + ":")][0]
+    r = leaving.cli("leave", "-http-addr", leaving.http_addr)
+    assert r.returncode == 0, r.stderr
+    assert "Graceful leave complete" in r.stdout
+    rest = [s for s in servers if s is not leaving]
+    wait_for(lambda: len(raft_conf(rest[0])["Servers"]) == 2, 15,
+             what="configuration of two")
+    assert sorted(rest[1].get("/v1/status/peers").json()) == sorted(
+        "%s:8300" % s.ip for s in rest)
+    assert leaving.proc.wait(15) == 0
+    assert put(rest[0], "two", "ok")
+
+
+def test_new_server_joins_as_nonvoter_then_promoted(agents, cluster_cfg):
+    servers = form(agents, cluster_cfg)
+    fourth = server(agents, cluster_cfg, join=servers[0].ip, expect=0)
+    fourth.start()
+    roles = []
+
+    def role():
+        for s in raft_conf(servers[0])["Servers"]:
+            if s["Address"].startswith(fourth.ip + ":"):
+                if not roles or roles[-1] != s["Voter"]:
+                    roles.append(s["Voter"])
+                return s["Voter"]
+        return None
+    wait_for(lambda: role() is not None, 20, interval=0.05,
+             what="fourth server in the configuration")
+    wait_for(lambda: role() is True, 20, interval=0.05, what="promotion")
+    assert roles == [False, True], roles
+    conf = raft_conf(fourth)
+    assert len(conf["Servers"]) == 4 and all(s["Voter"]
+                                             for s in conf["Servers"])
+    health = servers[0].get("/v1/operator/autopilot/health")
+    wait_for(lambda: servers[0].get("/v1/operator/autopilot/health").status
+             == 200, 10, what="healthy")
+    h = servers[0].get("/v1/operator/autopilot/health").json()
+    assert h["Healthy"] and h["FailureTolerance"] == 1
+    assert len(h["Servers"]) == 4, health.body
+    assert put(fourth, "x", "y") and get(servers[1], "x") == "y"
+
+
+def test_operator_cli_through_a_client(agents, cluster_cfg):
+    servers = form(agents, cluster_cfg)
+    c = start_client(agents, servers)
+    r = c.cli("operator", "raft", "list-peers", "-http-addr", c.http_addr)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:5] == ["Node", "ID", "Address", "State", "Voter"]
+    assert len(lines) == 4
+    assert sum(" leader " in l for l in lines) == 1
+    for s in servers:
+        assert any(l.startswith(s.name + " ") for l in lines[1:])
+
+    r = c.cli("operator", "autopilot", "set-config", "-max-trailing-logs",
+              "99", "-http-addr", c.http_addr)
+    assert r.returncode == 0 and "Configuration updated!" in r.stdout, r.stderr
+    r = servers[2].cli("operator", "autopilot", "get-config", "-http-addr",
+                       servers[2].http_addr)
+    assert "MaxTrailingLogs = 99" in r.stdout
+    assert "ServerStabilizationTime = %ds" % STABILIZATION_S in r.stdout
+
+    leader = agreed_leader(servers)
+    r = c.cli("operator", "raft", "transfer-leader", "-http-addr", c.http_addr)
+    assert r.returncode == 0 and r.stdout.strip() == "Success", r.stderr
+    wait_for(lambda: agreed_leader(servers) not in (None, leader), 15,
+             what="leadership moved")
+    r = c.cli("operator", "autopilot", "state", "-http-addr", c.http_addr)
+    assert r.returncode == 0 and "Healthy:" in r.stdout
+
+    r = c.cli("operator", "raft", "remove-peer", "-address", "10.9.9.9:8300",
+              "-http-addr", c.http_addr)
+    assert r.returncode == 1
+    assert 'address "10.9.9.9:8300" was not found' in r.stderr
+
+
+def test_client_without_servers_says_so(agents):
+    c = agents(dev=False).start()
+    r = c.put("/v1/kv/x", body=b"1")
+    assert r.status == 500 and b"No known Consul servers" in r.body
+    r = c.get("/v1/kv/x")
+    assert r.status == 500 and b"No known Consul servers" in r.body
