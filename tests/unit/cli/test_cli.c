@@ -831,9 +831,17 @@ START_TEST(usage_and_exit_codes)
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert(strncmp(r.out, "Usage: muster [--version] [--help] "
 	    "<command> [<args>]\n\nAvailable commands are:\n", 72) == 0);
-	ck_assert_ptr_nonnull(strstr(r.out, "\n    members     Lists the "
-	    "members of a Muster cluster\n"));
-	ck_assert_ptr_nonnull(strstr(r.out, "\n    agent       Runs a "));
+	/* Names padded to the longest one: every synopsis in one column. */
+	const char *mem = strstr(r.out, "\n    members ");
+	const char *agt = strstr(r.out, "\n    agent ");
+	ck_assert_ptr_nonnull(mem);
+	ck_assert_ptr_nonnull(agt);
+	const char *mdesc = strstr(mem, "Lists the members of a Muster cluster\n");
+	const char *adesc = strstr(agt, "Runs a ");
+	ck_assert_ptr_nonnull(mdesc);
+	ck_assert_ptr_nonnull(adesc);
+	ck_assert_int_eq(mdesc - mem, adesc - agt);
+	ck_assert_ptr_eq(mdesc, mem + strspn(mem + 13, " ") + 13);
 	RUN(&r, "help");
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert(strncmp(r.out, "Usage: muster [--version]", 25) == 0);
