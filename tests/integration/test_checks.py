@@ -443,16 +443,18 @@ def test_grpc_and_h2ping_against_a_real_http2_stack(agents, go_grpc_server):
                                  ("missing", "/missing",
                                   {"TLSSkipVerify": True}),
                                  ("verified", "", {})):
+            # Initially warning, so every status below is a probe's.
             body = {"Name": name, "GRPC": target + svc, "GRPCUseTLS": True,
-                    "Interval": "1s"}
+                    "Interval": "1s", "Status": "warning"}
             body.update(extra)
             assert put_json(a, "/v1/agent/check/register", body).status == 200
         assert put_json(a, "/v1/agent/check/register", {
             "Name": "ping", "H2PING": target, "TLSSkipVerify": True,
-            "Interval": "1s"}).status == 200
+            "Interval": "1s", "Status": "warning"}).status == 200
         assert put_json(a, "/v1/agent/check/register", {
             "Name": "tls", "TCP": target, "TCPUseTLS": True,
-            "TLSSkipVerify": True, "Interval": "1s"}).status == 200
+            "TLSSkipVerify": True, "Interval": "1s",
+            "Status": "warning"}).status == 200
         want = {"all": "passing", "down": "critical", "missing": "critical",
                 "verified": "critical", "ping": "passing", "tls": "passing"}
         wait_for(lambda: {k: check_status(a, k) for k in want} == want and

@@ -272,7 +272,7 @@ START_TEST(http_status_mapping)
 	start_server();
 	add_http("ok", "/ok", "");
 	add_http("busy", "/busy", "");
-	add_http("down", "/down", "");
+	add_http("down", "/down", ",\"Status\":\"passing\"");
 	ck_assert(wait_status("ok", "passing", 5));
 	snprintf(out, sizeof(out), "HTTP GET http://127.0.0.1:%d/ok: 200 OK "
 	    "Output: fine", server_port);
