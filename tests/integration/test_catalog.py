@@ -374,3 +374,38 @@ def test_filters_tags_meta_and_consistency(agent):
     register(agent, {"Node": "n9", "Address": "10.0.0.9",
                      "Service": {"Service": "web"}})
     assert len(agent.get("/v1/health/service/web?consistent").json()) == 3
+
+
+def test_snapshot_keeps_the_catalog(agent):
+    register(agent, DOC_PAYLOAD)
+    register(agent, {"Node": "n2", "Address": "10.0.0.2",
+                     "Service": {"Service": "web", "Port": 80}})
+    before = {p: agent.get(p).json() for p in (
+        "/v1/catalog/services", "/v1/catalog/nodes",
+        "/v1/health/service/redis", "/v1/health/state/any")}
+    r = agent.get("/v1/snapshot")
+    assert r.status == 200
+    archive = r.body
+    deregister(agent, {"Node": "t2.320"})
+    register(agent, {"Node": "n3", "Address": "10.0.0.3",
+                     "Service": {"Service": "db"}})
+    assert agent.get("/v1/catalog/services").json() == {"db": [],
+                                                         "web": []}
+    # a query blocked on web is woken by the restore
+    out = {}
+    t = blocking(agent, "/v1/catalog/service/web",
+                 index_of(agent.get("/v1/catalog/service/web")), out)
+    # nothing observable says it is parked: give it the time to get there
+    t.join(0.3)
+    assert t.is_alive()
+    r = agent.put("/v1/snapshot", body=archive)
+    assert r.status == 200, r.body
+    t.join(10)
+    assert not t.is_alive() and out["r"].status == 200
+    for p, want in before.items():
+        assert agent.get(p).json() == want, p
+    # and it goes on from there
+    register(agent, {"Node": "n3", "Address": "10.0.0.3",
+                     "Service": {"Service": "db"}})
+    assert sorted(agent.get("/v1/catalog/services").json()) == [
+        "db", "redis", "web"]

@@ -4,12 +4,15 @@
  *   u8 kind | u32 len | len bytes
  *
  * kind 1 a KV entry (KV_ENTRY encoding plus nothing else), kind 2 a KV
- * tombstone (str key, u64 index), kind 3 the KV table's max index (u64).
+ * tombstone (str key, u64 index), kind 3 the KV table's max index (u64);
+ * kinds CAT_SNAP_FIRST..CAT_SNAP_LAST are the catalog's (catalog.h).
  * Readers reject unknown kinds and short records: a snapshot is checked
  * (CRC32C) by raft_snapshot.c before it gets here, so a bad record means
  * a bug, and restoring fails rather than guess.
  */
 #include "workers/store/store.h"
+#include "workers/store/catalog.h"
+#include "workers/store/catalog_store.h"
 #include "workers/store/raft_store.h"
 #include "proto/proto.h"
 
@@ -46,6 +49,18 @@ put_record(struct snap_out *o, struct buf *scratch, uint8_t kind,
 	return out_write(o, scratch->data, scratch->len);
 }
 
+struct cat_sink {
+	struct snap_out *o;
+	struct buf *scratch;
+};
+
+static int
+cat_record(void *arg, uint8_t kind, const struct buf *rec)
+{
+	struct cat_sink *cs = arg;
+	return put_record(cs->o, cs->scratch, kind, rec);
+}
+
 static int
 write_body(struct store *st, struct snap_out *o)
 {
@@ -69,6 +84,9 @@ write_body(struct store *st, struct snap_out *o)
 		proto_put_u64(&rec, tb->index);
 		r = put_record(o, &scratch, SNAP_KV_TOMB, &rec);
 	}
+	struct cat_sink cs = { o, &scratch };
+	if (r == 0)
+		r = cat_snapshot_write(store_catalog(st), cat_record, &cs);
 	buf_free(&rec);
 	buf_free(&scratch);
 	return r;
@@ -141,14 +159,17 @@ restore_tomb(struct kv_table *t, const uint8_t *p, size_t len)
 }
 
 static int
-parse_body(struct kv_table *t, const uint8_t *p, size_t len);
+parse_body(struct kv_table *t, struct cat_db *cat, const uint8_t *p,
+    size_t len);
 
 int
 store_snapshot_validate(const uint8_t *p, size_t len)
 {
 	struct kv_table t;
 	kv_init(&t);
-	int r = parse_body(&t, p, len);
+	struct cat_db *cat = store_catalog_restore_begin();
+	int r = parse_body(&t, cat, p, len);
+	store_catalog_restore_abort(cat);
 	kv_free(&t);
 	return r;
 }
@@ -158,19 +179,23 @@ store_snapshot_restore(struct store *st, const uint8_t *p, size_t len)
 {
 	struct kv_table t;
 	kv_init(&t);
-	int r = parse_body(&t, p, len);
+	struct cat_db *cat = store_catalog_restore_begin();
+	int r = parse_body(&t, cat, p, len);
 	if (r < 0) {
+		store_catalog_restore_abort(cat);
 		kv_free(&t);
 		return r;
 	}
 	kv_free(&st->kv);
 	st->kv = t;	/* nodes do not point at the table struct */
+	store_catalog_restore_commit(st, cat);
 	return 0;
 }
 
-/* Records into t (fresh); -EBADMSG on anything malformed. */
+/* Records into t and cat (both fresh); -EBADMSG on anything malformed. */
 static int
-parse_body(struct kv_table *t, const uint8_t *p, size_t len)
+parse_body(struct kv_table *t, struct cat_db *cat, const uint8_t *p,
+    size_t len)
 {
 	int r = 0;
 	while (r == 0 && len > 0) {
@@ -191,6 +216,8 @@ parse_body(struct kv_table *t, const uint8_t *p, size_t len)
 			r = restore_tomb(t, rec, rl);
 		else if (kind == SNAP_KV_META && rl == 8)
 			t->max_index = proto_le64(rec);
+		else if (kind >= CAT_SNAP_FIRST && kind <= CAT_SNAP_LAST)
+			r = cat_snapshot_record(cat, kind, rec, rl);
 		else
 			r = -EBADMSG;
 		p += 5 + rl;
