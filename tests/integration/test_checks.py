@@ -300,22 +300,35 @@ def test_config_file_services_and_reload(agents, tmp_path):
     assert check_status(a, "cfg-ttl") == "passing"
     assert check_status(a, "node-ttl") == "critical"
     put_json(a, "/v1/agent/service/register", {"Name": "api-svc"})
+    put_json(a, "/v1/agent/check/register", {
+        "Name": "api-on-cfg", "TTL": "1m", "ServiceID": "cfg-web"})
     assert a.put("/v1/agent/check/pass/node-ttl").status == 200
     cfg.write_text(json.dumps({
         "services": [{"name": "cfg-web", "port": 82, "tags": ["b"],
                       "checks": [{"id": "cfg-ttl", "ttl": "1m"}]}],
-        "check": {"id": "node-ttl", "name": "node ttl", "ttl": "1m"}}))
+        "checks": [{"id": "node-ttl", "name": "node ttl", "ttl": "1m"},
+                   {"id": "new-ttl", "name": "new", "ttl": "1m"}]}))
     r = a.put("/v1/agent/reload")
     assert r.status == 200, r.body
     s = a.get("/v1/agent/services").json()
     assert s["cfg-web"]["Port"] == 82 and s["cfg-web"]["Tags"] == ["b"]
     assert "api-svc" in s                       # API registrations stay
-    assert check_status(a, "node-ttl") == "passing"   # status kept
+    c = checks(a)
+    assert c["node-ttl"]["Status"] == "passing"  # status kept
+    assert c["cfg-ttl"]["Status"] == "passing"
+    assert c["api-on-cfg"]["ServiceTags"] == ["b"]
+    assert "new-ttl" in c
+    cfg.write_text(json.dumps({"services": [{"name": "cfg-web"}]}))
+    assert a.put("/v1/agent/reload").status == 200
+    c = checks(a)
+    assert "node-ttl" not in c and "new-ttl" not in c
+    assert "cfg-ttl" not in c                    # dropped from the file
+    assert "api-on-cfg" in c
     # An invalid definition fails the reload and changes nothing.
     cfg.write_text(json.dumps({"services": [{"port": 1}]}))
     r = a.put("/v1/agent/reload")
     assert r.status == 500
-    assert a.get("/v1/agent/services").json()["cfg-web"]["Port"] == 82
+    assert "cfg-web" in a.get("/v1/agent/services").json()
 
 
 def test_registrations_survive_restart(agents):

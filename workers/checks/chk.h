@@ -112,6 +112,7 @@ struct chk_service {
 	enum chk_source source;
 	bool persisted;			/* written under data_dir/local */
 	bool in_sync;			/* sync seam, chk_sync.c */
+	uint64_t gen;			/* st->gen when (re)installed */
 };
 
 /* A parsed service definition with its checks (ServiceDefinition). */
@@ -136,6 +137,7 @@ struct chk_check {
 	char *interval_text, *timeout_text;
 	enum chk_source source;
 	bool persisted;
+	uint64_t gen;			/* st->gen when (re)installed */
 	uint64_t critical_since_ms;	/* 0 while not critical */
 	int64_t reap_after_ns;		/* deregister_critical_service_after */
 	struct chk_run *run;		/* NULL when nothing runs it */
@@ -175,6 +177,7 @@ struct chk_state {
 	char *node_name, *data_dir;
 	struct chk_tuning tun;
 	struct avl_tree services, checks;
+	uint64_t gen;			/* bumped per config (re)load */
 	bool running;			/* runners started (after privdrop) */
 	/* persistence: directory for data_dir/local, NULL in -dev */
 	char *local_dir;

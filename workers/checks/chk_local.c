@@ -300,6 +300,7 @@ check_install(struct chk_state *st, struct chk_check *c)
 		check_free(old);
 	} else if (c->status == CHK_CRITICAL)
 		c->critical_since_ms = mono_ms();
+	c->gen = st->gen;
 	avl_insert(&st->checks, &c->node);
 	chk_sync_check(st, c, false);
 	if (st->running)
@@ -400,6 +401,7 @@ service_install(struct chk_state *st, struct chk_service *s)
 		avl_remove(&st->services, &old->node);
 		chk_service_free(old);
 	}
+	s->gen = st->gen;
 	avl_insert(&st->services, &s->node);
 	chk_sync_service(st, s);
 	if (st->service_changed)

@@ -174,67 +174,58 @@ chk_start(struct worker *w)
  * swap (Agent.reloadConfig snapshots them).  Nothing changes when a new
  * definition is invalid.
  */
-struct snap {
-	char *id, *output;
-	enum chk_status status;
-};
-
-/* Remove the config-file definitions, remembering their checks' state. */
-static size_t
-unload_local(struct snap **out)
+/* A definition from the config files (not the API, not maintenance). */
+static bool
+from_config(const struct chk_check *c)
 {
-	struct avl_node *a, *next;
-	struct snap *sn = xcalloc(state.checks.count + 1, sizeof(*sn));
-	size_t n = 0;
-	struct buf e;
-
-	buf_init(&e);
-	for (a = avl_first(&state.checks); a; a = next) {
-		struct chk_check *c = avl_entry(a, struct chk_check, node);
-		struct chk_service *s = chk_service_find(&state, c->service_id);
-		next = avl_next(a);
-		if (!c->has_def || c->source != CHK_SRC_LOCAL || c->persisted ||
-		    (s && s->source != CHK_SRC_LOCAL))
-			continue;
-		sn[n].id = xstrdup(c->id);
-		sn[n].output = xstrdup(c->output);
-		sn[n++].status = c->status;
-		chk_remove_check(&state, c->id, false, &e);
-	}
-	for (a = avl_first(&state.services); a; a = next) {
-		struct chk_service *s = avl_entry(a, struct chk_service, node);
-		next = avl_next(a);
-		if (s->source == CHK_SRC_LOCAL && !s->persisted)
-			chk_remove_service(&state, s->id, false, &e);
-	}
-	buf_free(&e);
-	*out = sn;
-	return n;
+	return c->has_def && c->source == CHK_SRC_LOCAL && !c->persisted;
 }
 
+/* After a reload: drop the config definitions it did not install again. */
+static void
+unload_stale(struct chk_state *st)
+{
+	struct avl_node *a, *next;
+	struct buf e;
+	buf_init(&e);
+	for (a = avl_first(&st->checks); a; a = next) {
+		struct chk_check *c = avl_entry(a, struct chk_check, node);
+		next = avl_next(a);
+		if (c->gen != st->gen && from_config(c))
+			chk_remove_check(st, c->id, false, &e);
+	}
+	for (a = avl_first(&st->services); a; a = next) {
+		struct chk_service *s = avl_entry(a, struct chk_service, node);
+		next = avl_next(a);
+		if (s->gen != st->gen && s->source == CHK_SRC_LOCAL &&
+		    !s->persisted)
+			chk_remove_service(st, s->id, false, &e);
+	}
+	buf_free(&e);
+}
+
+/*
+ * Reload (Agent.reloadConfig): the config-file definitions are installed
+ * again over the old ones, so a check keeps its status and output across
+ * the reload, and API registrations (and their checks on config
+ * services) stay; config definitions no longer in the files go.  Nothing
+ * changes when a new definition is invalid.
+ */
 static int
 chk_reconfig(struct worker *w, struct agent_config *nc, struct buf *err)
 {
 	struct chk_config cc;
 	struct defs d = { 0 };
-	struct snap *sn;
-	size_t n;
 	int r;
 
 	if (defs_parse(nc, &d, err) < 0)
 		return -EINVAL;
 	config_view(nc, &cc);
 	chk_state_reconfig(&state, &cc);
-	n = unload_local(&sn);
+	state.gen++;
 	r = defs_apply(&state, &d, err) < 0 ? -EINVAL : 0;
-	for (size_t i = 0; i < n; i++) {
-		struct chk_check *c = chk_check_find(&state, sn[i].id);
-		if (c && c->source == CHK_SRC_LOCAL)
-			chk_update(&state, c, sn[i].status, sn[i].output);
-		free(sn[i].id);
-		free(sn[i].output);
-	}
-	free(sn);
+	if (r == 0)
+		unload_stale(&state);
 	return r;
 }
 
