@@ -193,9 +193,25 @@ watch_set_free(struct watch_set *ws)
 void
 watch_notify_all(struct watch_set *ws)
 {
+	/* Detach every point first: a woken query that parks again lands in
+	 * a fresh point and is not woken a second time by this call. */
+	struct avl_tree old = ws->points;
 	struct avl_node *n;
-	while ((n = avl_first(&ws->points)) != NULL) {
+	avl_init(&ws->points, point_cmp);
+	while ((n = avl_first(&old)) != NULL) {
 		struct watch_point *pt = avl_entry(n, struct watch_point, node);
-		fire_point(ws, pt->kind, pt->key, pt->keylen);
+		struct watch_waiter *list = pt->head;
+		avl_remove(&old, n);
+		free(pt);
+		while (list) {
+			struct watch_waiter *w = list;
+			list = w->next;
+			ev_timer_stop(ws->loop, &w->timer);
+			ws->parked--;
+			watch_fn *fn = w->fn;
+			void *arg = w->arg;
+			free(w);
+			fn(arg, 0);
+		}
 	}
 }

@@ -68,6 +68,37 @@ START_TEST(timeout_and_cap_and_cancel)
 }
 END_TEST
 
+/* A woken query that parks again on the same key is not woken twice by
+ * one notify_all (it would loop forever). */
+static struct watch_set *reparks_ws;
+static int reparks;
+
+static void
+repark_cb(void *arg, int w)
+{
+	if (w != 0)
+		return;
+	reparks++;
+	watch_park(reparks_ws, WATCH_PREFIX, "p/", 2, 60, repark_cb, arg);
+}
+
+START_TEST(notify_all_with_repark_terminates)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct watch_set ws;
+	watch_set_init(&ws, loop, 100);
+	reparks_ws = &ws;
+	watch_park(&ws, WATCH_PREFIX, "p/", 2, 60, repark_cb, NULL);
+	watch_park(&ws, WATCH_KEY, "k", 1, 60, repark_cb, NULL);
+	watch_notify_all(&ws);
+	ck_assert_int_eq(reparks, 2);
+	ck_assert_uint_eq(ws.parked, 2);	/* parked again, once each */
+	reparks_ws = NULL;
+	watch_set_free(&ws);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -75,6 +106,7 @@ main(void)
 	TCase *tc = tcase_create("watch");
 	tcase_add_test(tc, only_relevant_writes_wake);
 	tcase_add_test(tc, timeout_and_cap_and_cancel);
+	tcase_add_test(tc, notify_all_with_repark_terminates);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
