@@ -13,6 +13,7 @@
 #include "workers/store/cluster.h"
 #include "workers/store/rpc.h"
 #include "workers/store/raft_store.h"
+#include "workers/store/catalog_store.h"
 #include "workers/common/worker.h"
 #include "supervisor/config.h"
 #include "lib/log.h"
@@ -284,6 +285,8 @@ cb_read_done(void *ud, uint64_t cookie, int err, uint64_t index)
 		return;
 	if (err < 0)
 		store_reply_error(st, &w, err, "No cluster leader");
+	else if (w.type == PROTO_CAT_READ_REQ)
+		store_catalog_read(st, &w);
 	else
 		store_kv_read(st, &w);
 	store_waiter_free(&w);
