@@ -191,6 +191,7 @@ struct chk_state {
 	size_t alias_runners;		/* alias checks running */
 	/* sync seam: what the catalog has not heard about */
 	size_t tombstones;
+	struct avl_tree members;	/* LAN pool, by name */
 	void (*sync_kick)(struct chk_state *st);
 	/* a service was (re)defined or removed: hash-blocking readers */
 	void (*service_changed)(struct chk_state *st, const char *id);
@@ -410,6 +411,16 @@ void chk_sync_check(struct chk_state *st, struct chk_check *c,
     bool output_only);
 void chk_sync_deleted(struct chk_state *st);
 void chk_sync_forget(struct chk_state *st, struct chk_check *c);
+/*
+ * The LAN pool as gossip reports it (MEMBER_EVENT): members known and
+ * not yet reaped.  The periodic full sync's interval scales with it as
+ * Consul's anti-entropy does (agent/ae: 1 min up to 128 members, one
+ * more per doubling beyond).
+ */
+void chk_sync_member(struct chk_state *st, const char *name, bool gone);
+void chk_sync_members_free(struct chk_state *st);
+int64_t chk_sync_full_interval(const struct chk_state *st);
+
 /* Services + checks out of sync + deletions not yet told. */
 size_t chk_sync_pending(const struct chk_state *st);
 /* The sync pushed everything: all in sync, no deletion pending. */

@@ -184,6 +184,7 @@ chk_state_free(struct chk_state *st)
 	}
 	if (was_running)
 		chk_run_global(st, false);
+	chk_sync_members_free(st);
 	free(st->node_name);
 	free(st->data_dir);
 	free(st->local_dir);

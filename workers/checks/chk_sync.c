@@ -15,6 +15,7 @@
 #include "workers/checks/chk.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void
 kick(struct chk_state *st)
@@ -105,4 +106,69 @@ chk_sync_all_done(struct chk_state *st)
 		chk_sync_forget(st, c);
 		c->in_sync = true;
 	}
+}
+
+/* ---- the LAN pool's size ---- */
+
+struct member {
+	struct avl_node node;
+	char *name;
+};
+
+static int
+member_cmp(const struct avl_node *a, const struct avl_node *b)
+{
+	return strcmp(avl_entry(a, struct member, node)->name,
+	    avl_entry(b, struct member, node)->name);
+}
+
+static int
+member_key_cmp(const void *key, const struct avl_node *n)
+{
+	return strcmp(key, avl_entry(n, struct member, node)->name);
+}
+
+void
+chk_sync_member(struct chk_state *st, const char *name, bool gone)
+{
+	struct avl_node *n;
+	struct member *m;
+	if (st->members.cmp == NULL)
+		avl_init(&st->members, member_cmp);
+	n = avl_find(&st->members, name, member_key_cmp);
+	if (n && gone) {
+		m = avl_entry(n, struct member, node);
+		avl_remove(&st->members, n);
+		free(m->name);
+		free(m);
+	} else if (n == NULL && !gone) {
+		m = xcalloc(1, sizeof(*m));
+		m->name = xstrdup(name);
+		avl_insert(&st->members, &m->node);
+	}
+}
+
+void
+chk_sync_members_free(struct chk_state *st)
+{
+	struct avl_node *n;
+	if (st->members.cmp == NULL)
+		return;
+	while ((n = avl_first(&st->members)) != NULL) {
+		struct member *m = avl_entry(n, struct member, node);
+		avl_remove(&st->members, n);
+		free(m->name);
+		free(m);
+	}
+}
+
+/* ae.scaleFactor: 1 up to 128 nodes, then ceil(log2(n) - log2(128)) + 1. */
+int64_t
+chk_sync_full_interval(const struct chk_state *st)
+{
+	size_t n = st->members.count;
+	int64_t factor = 1;
+	for (size_t t = 128; n > t; t *= 2)
+		factor++;
+	return factor * 60 * 1000000000LL;
 }

@@ -22,7 +22,7 @@ reply(struct ipc_chan *ch, const struct ipc_msg *m, int code,
 /*
  * Hash-blocking reads parked until their service changes or their wait
  * ends (agent.LocalBlockingQuery).  An answer goes back on the channel the
- * request came on, unless the http worker was restarted meanwhile (the
+ * request came on, unless its worker was restarted meanwhile (the
  * channel's epoch moved on: nobody waits for it any more).
  */
 #define WAITS_MAX 4096
@@ -31,7 +31,7 @@ struct wait {
 	struct wait *next;
 	struct worker *w;
 	char *id, *hash;
-	unsigned what;
+	unsigned what, from;
 	uint32_t reqid, epoch;
 	ev_timer tm;
 };
@@ -55,14 +55,15 @@ static void
 wait_finish(struct wait *wt)
 {
 	struct wait **pp;
-	struct ipc_chan *ch = wt->w->peer[PROC_HTTP];
+	struct ipc_chan *ch;
 	for (pp = &waits; *pp && *pp != wt; pp = &(*pp)->next)
 		;
 	if (*pp)
 		*pp = wt->next;
 	nwaits--;
 	ev_timer_stop(wt->w->loop, &wt->tm);
-	if (ch && wt->w->peer_epoch[PROC_HTTP] == wt->epoch)
+	ch = wt->w->peer[wt->from];
+	if (ch && wt->w->peer_epoch[wt->from] == wt->epoch)
 		answer(wt->w, ch, wt->reqid, wt->what, wt->id, NULL);
 	free(wt->id);
 	free(wt->hash);
@@ -96,7 +97,7 @@ service_changed(struct chk_state *st, const char *id)
 }
 
 static bool
-park(struct worker *w, const struct ipc_msg *m,
+park(struct worker *w, unsigned from, const struct ipc_msg *m,
     const struct proto_agent_local_req *q, const char *id)
 {
 	struct chk_state *st = chk_worker_state();
@@ -117,7 +118,8 @@ park(struct worker *w, const struct ipc_msg *m,
 	wt->hash = xstrdup(h);
 	wt->what = q->what;
 	wt->reqid = m->hdr.reqid;
-	wt->epoch = w->peer_epoch[PROC_HTTP];
+	wt->from = from;
+	wt->epoch = w->peer_epoch[from];
 	ev_timer_init(&wt->tm, wait_timeout_cb, (double)q->wait_ms / 1e3, 0);
 	wt->tm.data = wt;
 	ev_timer_start(w->loop, &wt->tm);
@@ -139,7 +141,7 @@ on_local_req(struct worker *w, unsigned from, struct ipc_chan *ch,
 		id = proto_str_dup(q.service_id);
 	if (q.service_name.len)
 		name = proto_str_dup(q.service_name);
-	if (!(id && q.hash.len && park(w, m, &q, id)))
+	if (!(id && q.hash.len && park(w, from, m, &q, id)))
 		answer(w, ch, m->hdr.reqid, q.what, id, name);
 	free(id);
 	free(name);
@@ -307,7 +309,9 @@ on_maint(struct worker *w, unsigned from, struct ipc_chan *ch,
 }
 
 const struct worker_handler checks_dispatch_http[CHECKS_DISPATCH_HTTP_N] = {
-	{ PROTO_AGENT_LOCAL_REQ, FROM(PROC_HTTP), on_local_req },
+	/* gossip reads the services for user events' service filters */
+	{ PROTO_AGENT_LOCAL_REQ, FROM(PROC_HTTP) | FROM(PROC_GOSSIP),
+	  on_local_req },
 	{ PROTO_AGENT_REGISTER, FROM(PROC_HTTP), on_register },
 	{ PROTO_AGENT_DEREGISTER, FROM(PROC_HTTP), on_deregister },
 	{ PROTO_AGENT_CHECK_UPDATE, FROM(PROC_HTTP), on_check_update },

@@ -134,6 +134,19 @@ defs_apply(struct chk_state *st, struct defs *d, struct buf *err)
 	return r;
 }
 
+/* Both peers' tables, http's first (worker_ops takes one table). */
+static struct worker_handler handlers[CHECKS_DISPATCH_HTTP_N +
+    CHECKS_DISPATCH_GOSSIP_N];
+
+/* Peers connect after init(): the table is complete before use. */
+static void
+chk_init_handlers(void)
+{
+	memcpy(handlers, checks_dispatch_http, sizeof(checks_dispatch_http));
+	memcpy(handlers + CHECKS_DISPATCH_HTTP_N, checks_dispatch_gossip,
+	    sizeof(checks_dispatch_gossip));
+}
+
 static int
 chk_init(struct worker *w)
 {
@@ -141,6 +154,7 @@ chk_init(struct worker *w)
 	struct defs d = { 0 };
 	struct buf err;
 
+	chk_init_handlers();
 	w->app = &state;
 	config_view(w->cfg, &cc);
 	chk_state_init(&state, w->loop, &cc, NULL);
@@ -255,8 +269,8 @@ chk_stats(struct worker *w, const char *section, struct buf *out)
 
 const struct worker_ops checks_ops = {
 	.proc = PROC_CHECKS,
-	.handlers = checks_dispatch_http,
-	.nhandlers = CHECKS_DISPATCH_HTTP_N,
+	.handlers = handlers,
+	.nhandlers = nitems(handlers),
 	.init = chk_init,
 	.start = chk_start,
 	.reconfig = chk_reconfig,

@@ -258,6 +258,29 @@ START_TEST(sync_defers_output_only)
 }
 END_TEST
 
+/* The full-sync interval follows the LAN pool's size (agent/ae). */
+START_TEST(sync_interval_scales_with_members)
+{
+	char name[32];
+	ck_assert_int_eq(chk_sync_full_interval(&T), 60 * DURATION_S);
+	for (int i = 0; i < 128; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		chk_sync_member(&T, name, false);
+		chk_sync_member(&T, name, false);	/* updates: no double */
+	}
+	ck_assert_int_eq(chk_sync_full_interval(&T), 60 * DURATION_S);
+	chk_sync_member(&T, "one-more", false);
+	ck_assert_int_eq(chk_sync_full_interval(&T), 2 * 60 * DURATION_S);
+	chk_sync_member(&T, "one-more", true);	/* reaped */
+	ck_assert_int_eq(chk_sync_full_interval(&T), 60 * DURATION_S);
+	for (int i = 128; i < 513; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		chk_sync_member(&T, name, false);
+	}
+	ck_assert_int_eq(chk_sync_full_interval(&T), 4 * 60 * DURATION_S);
+}
+END_TEST
+
 static char datadir[256];
 
 static void
@@ -364,6 +387,7 @@ state_suite(void)
 	tcase_add_test(tc, unsupported_kinds_refused);
 	tcase_add_test(tc, reaper);
 	tcase_add_test(tc, sync_defers_output_only);
+	tcase_add_test(tc, sync_interval_scales_with_members);
 	tcase_add_test(tc, persistence);
 	tcase_add_test(tc, dev_mode_persists_nothing);
 	suite_add_tcase(s, tc);
