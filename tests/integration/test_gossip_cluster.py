@@ -315,6 +315,32 @@ def test_events_reach_every_agent(cluster):
     assert r.body == b"Cannot provide tag filter without service filter"
 
 
+def test_event_service_and_tag_filters(cluster):
+    srv, c1, c2 = cluster
+    body = json.dumps({"Name": "web", "ID": "web-1", "Tags": ["blue"],
+                       "Port": 80}).encode()
+    assert c1.put("/v1/agent/service/register", body=body).status == 200
+    body = json.dumps({"Name": "db", "Tags": ["green"]}).encode()
+    assert c2.put("/v1/agent/service/register", body=body).status == 200
+    body = json.dumps({"Name": "x"}).encode()
+    assert srv.put("/v1/agent/service/register", body=body).status == 200
+    # The service filter matches service IDs (Consul's local state map).
+    web = fire(srv, "svc", service="^web")
+    green = fire(srv, "tag", service=".", tag="^green$")
+    # Each agent asks its checks worker in order, so once this one (which
+    # every agent keeps) is listed, the earlier ones were decided.
+    done = fire(srv, "done", service=".")
+    for a in cluster:
+        wait_for(lambda a=a: any(e["ID"] == done["ID"]
+                                 for e in events(a)[0]), 10,
+                 what="service-filtered event on " + a.name)
+    ids = {a.name: {e["ID"] for e in events(a)[0]} for a in cluster}
+    assert web["ID"] in ids[c1.name]
+    assert web["ID"] not in ids[c2.name] | ids[srv.name]
+    assert green["ID"] in ids[c2.name]
+    assert green["ID"] not in ids[c1.name] | ids[srv.name]
+
+
 def test_event_list_blocks_until_next_event(cluster):
     srv, c1, c2 = cluster
     fire(srv, "first")
