@@ -498,3 +498,33 @@ def test_bad_config_definition_stops_the_agent(agents, tmp_path):
     assert ('Failed to register service "x": Scripts are disabled on this '
             "agent; to enable, configure 'enable_script_checks' or "
             "'enable_local_script_checks' to true") in a.read_log()
+
+
+def test_alias_of_another_node_follows_the_catalog(agent):
+    def far(status, output):
+        r = put_json(agent, "/v1/catalog/register", {
+            "Node": "far", "Address": "10.0.0.7",
+            "Service": {"ID": "db", "Service": "db"},
+            "Check": {"CheckID": "db-check", "Name": "db check",
+                      "ServiceID": "db", "Status": status,
+                      "Output": output}})
+        assert r.status == 200, r.body
+    far("critical", "down")
+    assert put_json(agent, "/v1/agent/check/register", {
+        "Name": "far-db", "AliasNode": "far", "AliasService": "db",
+        "Status": "warning"}).status == 200
+    assert put_json(agent, "/v1/agent/check/register", {
+        "Name": "far-web", "AliasNode": "far", "AliasService": "web",
+        "Status": "warning"}).status == 200
+    wait_for(lambda: check_status(agent, "far-db") == "critical",
+             what="alias critical")
+    assert checks(agent)["far-db"]["Output"] == \
+        'Aliased check "db check" failing: down'
+    far("passing", "")            # the blocking query wakes on the change
+    wait_for(lambda: check_status(agent, "far-db") == "passing",
+             what="alias passing")
+    assert checks(agent)["far-db"]["Output"] == "All checks passing."
+    wait_for(lambda: check_status(agent, "far-web") == "critical",
+             what="missing service")
+    assert checks(agent)["far-web"]["Output"] == \
+        "Service web could not be found on node far"

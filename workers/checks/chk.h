@@ -195,6 +195,19 @@ struct chk_state {
 	void (*sync_kick)(struct chk_state *st);
 	/* a service was (re)defined or removed: hash-blocking readers */
 	void (*service_changed)(struct chk_state *st, const char *id);
+	/*
+	 * Catalog reads, set by the worker (the store answers): a stale read
+	 * (CAT_READ_REQ what/name, blocking when wait_ms > 0).  cb runs once
+	 * with the answer's type and payload (CAT_READ, or RESULT with the
+	 * store's message) or err < 0.  Returns a handle > 0, or < 0 when it
+	 * could not be sent (cb will not run).  Without it, checks that need
+	 * the catalog report that they cannot reach it.
+	 */
+	int64_t (*catalog_read)(struct chk_state *st, unsigned what,
+	    const char *name, uint64_t min_index, uint64_t wait_ms,
+	    void (*cb)(void *arg, uint16_t type, const void *p, size_t n,
+	    int err), void *arg);
+	void (*catalog_cancel)(struct chk_state *st, int64_t handle);
 	/* counters for Stats */
 	uint64_t probes_run;
 };

@@ -38,10 +38,19 @@ struct chk_run {
 	struct chk_thresh th;
 	int64_t interval, timeout;	/* ns, defaults applied */
 	char *ttl_last;			/* TTL: last output set */
+	/* alias of another node: the catalog query loop */
+	int64_t query;			/* catalog_read handle, 0 idle */
+	uint64_t min_index;
+	unsigned attempt;
+	enum chk_status pending;	/* verdict awaiting the service probe */
+	char *pending_msg;
 };
 
 void chk_probe_result(struct chk_run *r, enum chk_status s,
     const char *output);
+/* An alias check of another node: start its catalog query loop, or at
+ * stop cancel the query in flight. */
+void chk_alias_remote(struct chk_run *r, bool start);
 void chk_probe_end(struct chk_run *r);
 
 void chk_http_start(struct chk_run *r);

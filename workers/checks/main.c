@@ -21,6 +21,7 @@
 #include <string.h>
 
 static struct chk_state state;
+static struct worker *self;
 
 struct chk_state *
 chk_worker_state(void)
@@ -134,6 +135,80 @@ defs_apply(struct chk_state *st, struct defs *d, struct buf *err)
 	return r;
 }
 
+/*
+ * The registry's catalog reads (alias checks of other nodes) go to the
+ * store as CAT_READ_REQ, stale with at most 15 s of lag as CheckAlias
+ * asks.  Each request in flight is remembered so a cancel frees it.
+ */
+struct cat_ask {
+	struct cat_ask *next;
+	int64_t reqid;
+	void (*cb)(void *, uint16_t, const void *, size_t, int);
+	void *arg;
+};
+
+static struct cat_ask *cat_asks;
+
+static void
+cat_unlink(struct cat_ask *a)
+{
+	struct cat_ask **pp;
+	for (pp = &cat_asks; *pp && *pp != a; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = a->next;
+}
+
+static void
+cat_reply(void *arg, struct ipc_msg *m, int err)
+{
+	struct cat_ask *a = arg;
+	cat_unlink(a);
+	a->cb(a->arg, m ? m->hdr.type : 0, m ? m->data : NULL, m ? m->len : 0,
+	    err);
+	free(a);
+}
+
+static int64_t
+catalog_read(struct chk_state *st, unsigned what, const char *name,
+    uint64_t min_index, uint64_t wait_ms,
+    void (*cb)(void *, uint16_t, const void *, size_t, int), void *arg)
+{
+	struct proto_cat_read_req q = { .what = (uint8_t)what,
+		.name = proto_str_c(name), .min_index = min_index,
+		.wait_ms = wait_ms, .consistency = 1, .max_stale_ms = 15000 };
+	struct cat_ask *a = xcalloc(1, sizeof(*a));
+	struct buf b;
+
+	a->cb = cb;
+	a->arg = arg;
+	buf_init(&b);
+	proto_enc_cat_read_req(&b, &q);
+	a->reqid = worker_request(self, PROC_STORE, PROTO_CAT_READ_REQ, &b,
+	    (unsigned)(wait_ms + 10000), cat_reply, a);
+	buf_free(&b);
+	if (a->reqid < 0) {
+		int64_t r = a->reqid;
+		free(a);
+		return r;
+	}
+	a->next = cat_asks;
+	cat_asks = a;
+	return a->reqid;
+}
+
+static void
+catalog_cancel(struct chk_state *st, int64_t reqid)
+{
+	for (struct cat_ask *a = cat_asks; a; a = a->next)
+		if (a->reqid == reqid) {
+			worker_request_cancel(self, PROC_STORE, reqid);
+			cat_unlink(a);
+			free(a);
+			return;
+		}
+}
+
 /* Both peers' tables, http's first (worker_ops takes one table). */
 static struct worker_handler handlers[CHECKS_DISPATCH_HTTP_N +
     CHECKS_DISPATCH_GOSSIP_N];
@@ -155,9 +230,12 @@ chk_init(struct worker *w)
 	struct buf err;
 
 	chk_init_handlers();
+	self = w;
 	w->app = &state;
 	config_view(w->cfg, &cc);
 	chk_state_init(&state, w->loop, &cc, NULL);
+	state.catalog_read = catalog_read;
+	state.catalog_cancel = catalog_cancel;
 	buf_init(&err);
 	if (defs_parse(w->cfg, &d, &err) < 0 ||
 	    defs_apply(&state, &d, &err) < 0) {

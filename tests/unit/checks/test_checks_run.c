@@ -5,6 +5,7 @@
  * alias checks following another service.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proto/proto.h"
 #include "tests/unit/checks/chktest.h"
 
 static struct buf err;
@@ -589,6 +591,127 @@ START_TEST(hpack_rfc_vectors)
 }
 END_TEST
 
+
+/* ---- alias of another node: a fake catalog ---- */
+
+static struct {
+	void (*cb)(void *, uint16_t, const void *, size_t, int);
+	void *arg;
+	unsigned what;
+	uint64_t min_index;
+	int calls, cancels;
+	char name[64];
+} fake;
+
+static int64_t
+fake_read(struct chk_state *st, unsigned what, const char *name,
+    uint64_t min_index, uint64_t wait_ms,
+    void (*cb)(void *, uint16_t, const void *, size_t, int), void *arg)
+{
+	fake.cb = cb;
+	fake.arg = arg;
+	fake.what = what;
+	fake.min_index = min_index;
+	snprintf(fake.name, sizeof(fake.name), "%s", name);
+	return ++fake.calls;
+}
+
+static void
+fake_cancel(struct chk_state *st, int64_t h)
+{
+	fake.cancels++;
+}
+
+/* Answer the pending read with these (node, service_id, name, status,
+ * output) checks at index. */
+static void
+fake_answer(uint64_t index, const char *const (*rows)[5], size_t n)
+{
+	struct buf items[8], out;
+	struct proto_str views[8];
+	for (size_t i = 0; i < n; i++) {
+		struct proto_cat_check c = { .node = proto_str_c(rows[i][0]),
+			.service_id = proto_str_c(rows[i][1]),
+			.name = proto_str_c(rows[i][2]),
+			.status = proto_str_c(rows[i][3]),
+			.output = proto_str_c(rows[i][4]) };
+		buf_init(&items[i]);
+		proto_enc_cat_check(&items[i], &c);
+		views[i].p = (const char *)items[i].data;
+		views[i].len = (uint32_t)items[i].len;
+	}
+	struct proto_cat_read rd = { .index = index,
+		.items = { .n = (uint32_t)n, .strs = views } };
+	buf_init(&out);
+	proto_enc_cat_read(&out, &rd);
+	void (*cb)(void *, uint16_t, const void *, size_t, int) = fake.cb;
+	fake.cb = NULL;
+	cb(fake.arg, PROTO_CAT_READ, out.data, out.len, 0);
+	buf_free(&out);
+	for (size_t i = 0; i < n; i++)
+		buf_free(&items[i]);
+}
+
+static bool
+fake_called_6(void *arg)
+{
+	return fake.calls == 6;
+}
+
+START_TEST(alias_of_another_node)
+{
+	static const char *const bad[][5] = {
+		{ "other", "", "Serf Health Status", "passing", "" },
+		{ "other", "db", "db check", "critical", "down" },
+	};
+	static const char *const good[][5] = {
+		{ "other", "", "Serf Health Status", "passing", "" },
+		{ "other", "db", "db check", "passing", "" },
+	};
+	memset(&fake, 0, sizeof(fake));
+	chk_teardown();
+	chk_setup();
+	T.catalog_read = fake_read;
+	T.catalog_cancel = fake_cancel;
+	ck_assert_int_eq(reg_check("{\"Name\":\"a\",\"AliasNode\":\"other\","
+	    "\"AliasService\":\"db\",\"Status\":\"warning\"}", &err), 0);
+	ck_assert_int_eq(fake.calls, 1);
+	ck_assert_int_eq(fake.what, CAT_Q_HEALTH_NODE);
+	ck_assert_str_eq(fake.name, "other");
+	ck_assert_uint_eq(fake.min_index, 0);
+	fake_answer(7, bad, 2);
+	ck_assert_int_eq(status_of("a"), CHK_CRITICAL);
+	ck_assert_str_eq(output_of("a"), "Aliased check \"db check\" failing: "
+	    "down");
+	ck_assert_int_eq(fake.calls, 2);	/* blocking on the index now */
+	ck_assert_uint_eq(fake.min_index, 7);
+	fake_answer(8, good, 2);
+	ck_assert_int_eq(status_of("a"), CHK_PASSING);
+	ck_assert_str_eq(output_of("a"), "All checks passing.");
+	/* No check of the service: its existence decides. */
+	fake_answer(9, good, 1);
+	ck_assert_int_eq(fake.what, CAT_Q_NODE_SERVICES);
+	fake_answer(9, NULL, 0);
+	ck_assert_int_eq(status_of("a"), CHK_CRITICAL);
+	ck_assert_str_eq(output_of("a"),
+	    "Service db could not be found on node other");
+	/* Transport failures: retried at once; the second in a row turns
+	 * the check critical. */
+	ck_assert_int_eq(fake.calls, 5);
+	ck_assert_int_eq(chk_ttl_update(&T, "a", CHK_PASSING, "", &err),
+	    -EIO);
+	buf_reset(&err);
+	fake.cb(fake.arg, 0, NULL, 0, -ETIMEDOUT);
+	ck_assert_int_eq(status_of("a"), CHK_CRITICAL);
+	ck_assert(run_until(fake_called_6, NULL, 3));
+	fake.cb(fake.arg, 0, NULL, 0, -ETIMEDOUT);
+	ck_assert_str_eq(output_of("a"), "Failure checking aliased node or "
+	    "service: timed out waiting for the agent's store process");
+	ck_assert_int_eq(chk_remove_check(&T, "a", true, &err), 0);
+	ck_assert_int_eq(fake.cancels, 0);	/* retry timer, not a query */
+}
+END_TEST
+
 Suite *
 run_suite(void)
 {
@@ -611,6 +734,7 @@ run_suite(void)
 	tcase_add_test(tc, grpc_health);
 	tcase_add_test(tc, h2ping);
 	tcase_add_test(tc, hpack_rfc_vectors);
+	tcase_add_test(tc, alias_of_another_node);
 	suite_add_tcase(s, tc);
 	return s;
 }
