@@ -260,12 +260,6 @@ chk_start(struct worker *w)
 	return 0;
 }
 
-/*
- * Reload: config-file definitions are replaced, those registered through
- * the API stay, and every check keeps its status and output across the
- * swap (Agent.reloadConfig snapshots them).  Nothing changes when a new
- * definition is invalid.
- */
 /* A definition from the config files (not the API, not maintenance). */
 static bool
 from_config(const struct chk_check *c)
