@@ -14,6 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Hard caps on what clients can register (CONVENTIONS: every
+ * client-controlled resource is bounded); far beyond real agents. */
+#define MAX_SERVICES 65536
+#define MAX_CHECKS 65536
+
 #define NODE_MAINT_ID "_node_maintenance"
 #define SERVICE_MAINT_PREFIX "_service_maintenance:"
 #define NODE_MAINT_REASON "Maintenance mode is enabled for this node, but " \
@@ -438,6 +443,19 @@ chk_add_service(struct chk_state *st, struct chk_service_def *d,
 	size_t n = d->nchecks;
 	int r;
 
+	if (st->services.count >= MAX_SERVICES && !chk_service_find(st,
+	    s->id[0] ? s->id : s->name)) {
+		buf_printf(err, "too many services on this agent (limit %d)",
+		    MAX_SERVICES);
+		r = -ENOSPC;
+		goto fail;
+	}
+	if (st->checks.count + n > MAX_CHECKS) {
+		buf_printf(err, "too many checks on this agent (limit %d)",
+		    MAX_CHECKS);
+		r = -ENOSPC;
+		goto fail;
+	}
 	if ((r = service_prepare(st, d, src, err)) < 0)
 		goto fail;
 	s->source = src;
@@ -492,6 +510,12 @@ chk_add_check(struct chk_state *st, struct chk_def *def,
 	    (r = check_allowed(st, def, src, err)) < 0) {
 		chk_def_free(def);
 		return r;
+	}
+	if (st->checks.count >= MAX_CHECKS) {
+		buf_printf(err, "too many checks on this agent (limit %d)",
+		    MAX_CHECKS);
+		chk_def_free(def);
+		return -ENOSPC;
 	}
 	c = check_new(st, def, NULL, 0, 1, src);
 	if (persist && st->local_dir) {
