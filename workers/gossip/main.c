@@ -12,7 +12,6 @@
  * default, servers do not); the supervisor does not tell SIGTERM from
  * SIGINT, so skip_leave_on_interrupt is not applied separately.
  */
-#include "workers/common/stats.h"
 #include "workers/gossip/worker_gossip.h"
 #include "supervisor/config.h"
 #include "lib/log.h"
