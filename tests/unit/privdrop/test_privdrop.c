@@ -488,12 +488,15 @@ static void
 forbidden_open(const char *w, enum mode m)
 {
 	char leak_abs[160], leak_raft[160], leak_check[160], want[200];
-	const char *paths[5] = { "/etc/passwd", leak_abs, "../serf/leak2",
-		NULL, NULL };
+	char leak_rel[32];
+	/* Another worker's folder: gossip's own is serf/, so it gets raft/. */
+	const char *foreign = is_worker(w, "gossip") ? "raft" : "serf";
+	const char *paths[5] = { "/etc/passwd", leak_abs, leak_rel, NULL, NULL };
 	struct child c;
 	struct stat st;
 
-	snprintf(leak_abs, sizeof(leak_abs), "%s/serf/leak", data_for(m));
+	snprintf(leak_rel, sizeof(leak_rel), "../%s/leak2", foreign);
+	snprintf(leak_abs, sizeof(leak_abs), "%s/%s/leak", data_for(m), foreign);
 	snprintf(leak_raft, sizeof(leak_raft), "%s/raft/leak", data_for(m));
 	if (is_worker(w, "checks")) {
 		if (m == AS_USER) {
@@ -507,7 +510,7 @@ forbidden_open(const char *w, enum mode m)
 		 * user cannot reach raft/ or serf/ in it. */
 		paths[0] = leak_raft;
 		paths[2] = NULL;
-	} else if (!is_worker(w, "store"))
+	} else if (!is_worker(w, "store") && !is_worker(w, "gossip"))
 		paths[3] = leak_raft;
 	run(&c, w, m, probe_open, paths);
 	assert_exited_ok(&c, w);
@@ -517,8 +520,8 @@ forbidden_open(const char *w, enum mode m)
 	}
 	ck_assert_msg(stat(leak_abs, &st) < 0 && errno == ENOENT,
 	    "%s created %s", w, leak_abs);
-	snprintf(leak_check, sizeof(leak_check), "%s/serf/leak2",
-	    data_for(m));
+	snprintf(leak_check, sizeof(leak_check), "%s/%s/leak2",
+	    data_for(m), foreign);
 	ck_assert(stat(leak_check, &st) < 0 && errno == ENOENT);
 	if (!is_worker(w, "store"))
 		ck_assert(stat(leak_raft, &st) < 0 && errno == ENOENT);
@@ -1241,7 +1244,7 @@ START_TEST(test_refusals)
 		"/nonexistent/empty", .as_root = true }, NULL, -ENOENT,
 		"chroot /nonexistent/empty: No such file" };
 	refuse(&noempty);
-	const struct refusal nouser = { "gossip", { .user = "no-such-muster",
+	const struct refusal nouser = { "http", { .user = "no-such-muster",
 		.empty_dir = E.empty, .as_root = true }, NULL, -ENOENT,
 		"user no-such-muster" };
 	refuse(&nouser);
