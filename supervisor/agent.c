@@ -172,7 +172,7 @@ sup_stop(struct sup *s, int exit_code)
 	s->exit_code = exit_code;
 	log_info("stopping the agent");
 	sup_notify("STOPPING=1");
-	sup_workers_stop(s, 0);
+	sup_workers_stop(s, s->stop_reason);
 	ev_timer_init(&s->stop_timer, stop_timer_cb, SUP_STOP_GRACE, 0);
 	s->stop_timer.data = s;
 	ev_timer_start(s->loop, &s->stop_timer);
@@ -192,6 +192,11 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		return;
 	}
 	log_info("caught signal %s", strsignal(w->signum));
+	/* Consul: SIGTERM leaves the pools if leave_on_terminate (clients by
+	 * default); SIGINT unless skip_leave_on_interrupt (servers skip). */
+	if (w->signum == SIGTERM ? s->cfg->leave_on_terminate :
+	    !s->cfg->skip_leave_on_interrupt)
+		s->stop_reason = 1;
 	sup_stop(s, 0);
 }
 

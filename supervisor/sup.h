@@ -56,6 +56,7 @@ struct sup {
 	char empty_dir[256];
 	bool all_ready_once, stopping;
 	int exit_code;
+	unsigned stop_reason;	/* SHUTDOWN reason: 1 = leave the pools */
 	ev_signal sigterm, sigint, sighup;
 	ev_timer stop_timer;
 	struct sup_reload *reloads;
