@@ -377,6 +377,7 @@ tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct store *st = t->data;
 	if (st->raft == NULL)
 		return;
+	rpc_hold_tick(st);
 	maybe_bootstrap(st);
 	cluster_transfer_check(st);
 	if (store_is_leader(st))
@@ -389,10 +390,11 @@ cluster_role_changed(struct store *st, enum rft_role role)
 	struct store_cluster *cl = st->cl;
 	if (cl == NULL)
 		return;
-	if (role == RFT_LEADER) {
+	if (role == RFT_LEADER)
 		cl->nh = 0;	/* health is measured afresh by each leader */
-		kick(st);
-	}
+	/* From the loop, not inside the core's callback: held requests
+	 * may have a leader now, a new leader reconciles. */
+	kick(st);
 	cluster_transfer_check(st);
 	/* A leader that removed itself steps down once that commits. */
 	if (cl->leaving && role != RFT_LEADER &&

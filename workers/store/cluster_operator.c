@@ -41,7 +41,7 @@ to_leader(struct store *st, struct store_waiter *w)
 	if (leader[0] && !store_is_leader(st))
 		rpc_forward(st, w, leader);
 	else
-		fail(st, w, -ENOTCONN, "No cluster leader");
+		rpc_hold(st, w);
 }
 
 static void
@@ -232,11 +232,11 @@ op_autopilot_set(struct store *st, struct store_waiter *w)
 	int r = store_propose(st, PROTO_AUTOPILOT_SET_REQ, &w->req, w);
 	if (r == 0)
 		return;		/* answered by cluster_apply */
-	if (r == -EREMOTE) {
+	if (r == -EREMOTE || r == -ENOTCONN) {
 		to_leader(st, w);
 		return;
 	}
-	fail(st, w, r, r == -ENOTCONN ? "No cluster leader" : strerror(-r));
+	fail(st, w, r, strerror(-r));
 }
 
 static void

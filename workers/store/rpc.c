@@ -61,26 +61,21 @@ rpc_reply(struct store *st, const struct store_waiter *w, uint16_t type,
 	buf_free(&frame);
 }
 
-/* Requests another server may send us: store requests in the same form
- * as the http worker's. */
-static void
-serve_request(struct rpc_conn *c, const struct proto_rpc_req *q)
+/* The requests a store serves for another server (and re-runs after a
+ * hold): the same messages as the http worker's.  Takes w. */
+void
+rpc_dispatch(struct store *st, struct store_waiter *w)
 {
-	struct store *st = c->st;
-	struct store_waiter w = { .peer = RPC_PEER + q->hops,
-		.epoch = c->serial, .reqid = q->reqid, .type = q->type };
-	buf_init(&w.req);
-	buf_add(&w.req, q->body.p, q->body.len);
-	switch (q->type) {
+	switch (w->type) {
 	case PROTO_KV_READ_REQ:
-		store_kv_read_req(st, &w);
+		store_kv_read_req(st, w);
 		return;
 	case PROTO_KV_TXN_REQ:
-		store_kv_txn_req(st, &w);
+		store_kv_txn_req(st, w);
 		return;
 	case PROTO_STATUS_LEADER_REQ:
 	case PROTO_STATUS_PEERS_REQ:
-		store_status_req(st, &w);
+		store_status_req(st, w);
 		return;
 	case PROTO_OP_RAFT_CONF_REQ:
 	case PROTO_OP_RAFT_REMOVE_REQ:
@@ -88,11 +83,21 @@ serve_request(struct rpc_conn *c, const struct proto_rpc_req *q)
 	case PROTO_AUTOPILOT_CONF_REQ:
 	case PROTO_AUTOPILOT_SET_REQ:
 	case PROTO_AUTOPILOT_HEALTH_REQ:
-		cluster_op_request(st, &w);
+		cluster_op_request(st, w);
 		return;
 	}
-	store_reply_error(st, &w, -ENOTSUP, "rpc error: unknown request");
-	store_waiter_free(&w);
+	store_reply_error(st, w, -ENOTSUP, "rpc error: unknown request");
+	store_waiter_free(w);
+}
+
+static void
+serve_request(struct rpc_conn *c, const struct proto_rpc_req *q)
+{
+	struct store_waiter w = { .peer = RPC_PEER + q->hops,
+		.epoch = c->serial, .reqid = q->reqid, .type = q->type };
+	buf_init(&w.req);
+	buf_add(&w.req, q->body.p, q->body.len);
+	rpc_dispatch(c->st, &w);
 }
 
 int
@@ -231,6 +236,7 @@ rpc_stop(struct store *st)
 		st->rpc_fd = -1;
 	}
 	rpc_client_stop(st);
+	rpc_hold_stop(st);
 	rpc_raft_stop(st);
 	while (r->conns)
 		rpc_conn_close(r->conns, -ECANCELED);

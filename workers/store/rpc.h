@@ -58,6 +58,9 @@ void rpc_listen(struct store *st, int fd);
 void rpc_stop(struct store *st);
 bool rpc_waiter(const struct store_waiter *w);
 unsigned rpc_waiter_hops(const struct store_waiter *w);
+/* Serve a store request held by a waiter (from the server port, or
+ * re-run after a hold).  Takes w. */
+void rpc_dispatch(struct store *st, struct store_waiter *w);
 /* Answer a request that came in on the server port (store_reply). */
 void rpc_reply(struct store *st, const struct store_waiter *w,
     uint16_t type, const struct buf *payload);
@@ -91,6 +94,18 @@ void rpc_call_forget(struct store *st, void *arg);
  * the answer, or an error saying why there is none.
  */
 void rpc_forward(struct store *st, struct store_waiter *w, const char *addr);
+
+/*
+ * Consul's RPC hold (performance.rpc_hold_timeout): a request that finds
+ * no leader, or a leader that cannot be reached, waits for one instead of
+ * failing at once, for at most rpc_hold_timeout and never past what its
+ * asker waits (RPC_HOLD_MAX_MS, less per hop).  Held requests are re-run
+ * when a leader is known (rpc_hold_tick, from the cluster tick and on a
+ * role change); expired ones get "No cluster leader".  Takes w.
+ */
+#define RPC_HOLD_MAX_MS 3000u
+void rpc_hold(struct store *st, struct store_waiter *w);
+void rpc_hold_tick(struct store *st);
 
 /* Parse "ip:port" / "[v6]:port" into a sockaddr (no name resolution). */
 struct sockaddr_storage;

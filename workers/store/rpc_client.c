@@ -132,11 +132,26 @@ dest_get(struct store *st, const char *addr)
 	return d;
 }
 
+/* Has the server closed an idle connection (it died, or restarted)?
+ * Writing a request there would report it as "maybe applied". */
+static bool
+dest_stale(const struct rpc_conn *c)
+{
+	uint8_t b;
+	if (c->connecting)
+		return false;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR);
+}
+
 static int
 dest_open(struct store *st, struct rpc_dest *d)
 {
 	int err;
 	uint8_t b = RPC_PROTO_MUSTER;
+	if (d->c && dest_stale(d->c))
+		rpc_conn_close(d->c, -ECONNRESET);
 	if (d->c)
 		return 0;
 	d->c = rpc_conn_connect(st, d->addr, RPC_OUT_CALL, &err);
@@ -169,9 +184,9 @@ rpc_call(struct store *st, const char *addr, uint16_t type, const void *body,
 	p->reqid = st->rpc->next_reqid;
 	ev_timer_init(&p->t, call_timer_cb, timeout_ms / 1000.0, 0);
 	p->t.data = p;
+	int r = dest_open(st, d);	/* first: it may fail the others */
 	p->next = d->calls;
 	d->calls = p;
-	int r = dest_open(st, d);
 	if (r == 0) {
 		struct proto_rpc_req q = { .reqid = p->reqid, .type = type,
 			.hops = (uint8_t)hops,

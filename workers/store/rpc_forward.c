@@ -12,9 +12,11 @@
  * Blocking reads keep their wait: the request's deadline is the wait plus
  * a margin, so the server answers before we give up on it.
  */
-#include "workers/store/rpc.h"
+#include "workers/store/rpc_int.h"
 #include "workers/store/store.h"
 #include "workers/store/cluster.h"
+#include "workers/common/worker.h"
+#include "supervisor/config.h"
 #include "proto/proto.h"
 #include "lib/log.h"
 
@@ -31,6 +33,7 @@ struct fwd {
 	bool any;			/* a client agent: any server */
 	unsigned hops;
 	unsigned tries;
+	uint64_t deadline;		/* of the hold it came from, or 0 */
 	char addr[RFT_ADDR_MAX];
 	char tried[FWD_TRIES][RFT_ADDR_MAX];
 };
@@ -61,6 +64,11 @@ fwd_timeout(const struct fwd *f)
 	    q.min_index > 0 && q.wait_ms > 0)
 		t = (unsigned)MIN(q.wait_ms, 3600000u) +
 		    RPC_BLOCKING_MARGIN_MS - 500 * f->hops;
+	/* After a hold, what is left of the asker's patience. */
+	uint64_t now = mono_ms();
+	if (f->deadline && f->w.type != PROTO_KV_READ_REQ)
+		t = (unsigned)MIN(t, (f->deadline > now ? f->deadline - now :
+		    0) + 1000);
 	return t;
 }
 
@@ -90,6 +98,8 @@ fwd_fail(struct fwd *f, int err, const char *addr)
 }
 
 static void fwd_send(struct fwd *f);
+static void hold_add(struct store *st, struct store_waiter *w,
+    uint64_t deadline, const char *msg);
 
 static void
 fwd_done(void *arg, int err, uint16_t type, const uint8_t *body, size_t len)
@@ -104,6 +114,16 @@ fwd_done(void *arg, int err, uint16_t type, const uint8_t *body, size_t len)
 	}
 	log_debug("rpc: forwarding 0x%04x to %s: %s", f->w.type, addr,
 	    strerror(-err));
+	/* The leader we knew is gone (or going): wait for the next one. */
+	if (!f->any && err != -ECANCELED && err != -ETIMEDOUT &&
+	    (err == -ENOTCONN || read_only(f->w.type))) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "rpc error: failed to reach the "
+		    "leader at %s: %s", addr, strerror(-err));
+		hold_add(f->st, &f->w, f->deadline, msg);
+		fwd_free(f);
+		return;
+	}
 	if (f->any && f->tries < FWD_TRIES && err != -ECANCELED &&
 	    (err == -ENOTCONN || read_only(f->w.type))) {
 		cluster_server_failed(f->st, addr);
@@ -156,7 +176,97 @@ rpc_forward(struct store *st, struct store_waiter *w, const char *addr)
 	buf_init(&w->req);	/* ownership moved */
 	f->any = addr == NULL;
 	f->hops = hops;
+	f->deadline = st->rpc ? st->rpc->cur_deadline : 0;
 	if (addr)
 		strlcpy_m(f->addr, addr, sizeof(f->addr));
 	fwd_send(f);
+}
+
+/* ---- the hold ------------------------------------------------------------ */
+
+struct rpc_held {
+	struct store_waiter w;
+	uint64_t deadline;
+	char msg[200];
+	struct rpc_held *next;
+};
+
+/* The deadline of a hold that starts now (Consul's rpc_hold_timeout,
+ * capped by what the asker waits). */
+static uint64_t
+hold_deadline(struct store *st, const struct store_waiter *w)
+{
+	const struct agent_config *c = st->w->cfg;
+	uint64_t budget = RPC_HOLD_MAX_MS - 500 * rpc_waiter_hops(w);
+	uint64_t cfg = c && c->performance.rpc_hold_timeout > 0 ?
+	    (uint64_t)(c->performance.rpc_hold_timeout / 1000000) : 0;
+	return mono_ms() + MIN(budget, cfg);
+}
+
+/* deadline 0: the hold starts now. */
+static void
+hold_add(struct store *st, struct store_waiter *w, uint64_t deadline,
+    const char *msg)
+{
+	if (deadline == 0)
+		deadline = hold_deadline(st, w);
+	if (st->rpc == NULL || mono_ms() >= deadline) {
+		store_reply_error(st, w, -ENOTCONN, msg);
+		store_waiter_free(w);
+		return;
+	}
+	struct rpc_held *h = xcalloc(1, sizeof(*h));
+	h->w = *w;
+	buf_init(&w->req);	/* ownership moved */
+	h->deadline = deadline;
+	strlcpy_m(h->msg, msg, sizeof(h->msg));
+	h->next = st->rpc->held;
+	st->rpc->held = h;
+}
+
+void
+rpc_hold(struct store *st, struct store_waiter *w)
+{
+	hold_add(st, w, st->rpc ? st->rpc->cur_deadline : 0,
+	    "No cluster leader");
+}
+
+void
+rpc_hold_tick(struct store *st)
+{
+	if (st->rpc == NULL || st->rpc->held == NULL)
+		return;
+	struct rpc_held *h = st->rpc->held, *next;
+	bool leader = store_leader_addr(st)[0] != '\0';
+	uint64_t now = mono_ms();
+	st->rpc->held = NULL;	/* re-runs may hold again: a fresh list */
+	for (; h; h = next) {
+		next = h->next;
+		if (now >= h->deadline) {
+			store_reply_error(st, &h->w, -ENOTCONN, h->msg);
+			store_waiter_free(&h->w);
+		} else if (leader) {
+			st->rpc->cur_deadline = h->deadline;
+			rpc_dispatch(st, &h->w);
+			st->rpc->cur_deadline = 0;
+		} else {
+			h->next = st->rpc->held;
+			st->rpc->held = h;
+			continue;
+		}
+		free(h);
+	}
+}
+
+void
+rpc_hold_stop(struct store *st)
+{
+	struct rpc_held *h, *next;
+	for (h = st->rpc->held; h; h = next) {
+		next = h->next;
+		store_reply_error(st, &h->w, -ECANCELED, "the agent is stopping");
+		store_waiter_free(&h->w);
+		free(h);
+	}
+	st->rpc->held = NULL;
 }

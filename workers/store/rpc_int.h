@@ -61,6 +61,7 @@ struct rpc_conn {
 struct rpc_peer;		/* rpc_raft.c */
 struct rpc_dest;		/* rpc_client.c */
 struct rpc_pending;
+struct rpc_held;
 
 struct store_rpc {
 	struct store *st;
@@ -72,6 +73,8 @@ struct store_rpc {
 	struct rpc_peer *peers;
 	struct rpc_dest *dests;
 	uint32_t next_reqid;
+	struct rpc_held *held;	/* requests waiting for a leader */
+	uint64_t cur_deadline;	/* hold deadline of the request re-run now */
 	uint64_t bad_input;	/* frames or connections refused */
 	uint64_t dropped;	/* Raft messages dropped (queue full, down) */
 };
@@ -100,5 +103,7 @@ int rpc_raft_recv(struct rpc_conn *c);
 void rpc_raft_stop(struct store *st);
 /* rpc_client.c */
 void rpc_client_stop(struct store *st);
+/* rpc_forward.c: answer every held request (shutting down). */
+void rpc_hold_stop(struct store *st);
 
 #endif

@@ -243,8 +243,8 @@ store_waiter_from(struct worker *wk, unsigned from, const struct ipc_msg *m,
 
 /*
  * Clustering (workers/store/rpc.h): a request this server cannot serve
- * goes to the leader (-EREMOTE: one is known); a client agent, which runs
- * no Raft, sends everything to a server.  Takes w.
+ * goes to the leader (-EREMOTE: one is known) or waits for one; a client
+ * agent, which runs no Raft, sends everything to a server.  Takes w.
  */
 static void
 route(struct store *st, struct store_waiter *w, int r)
@@ -257,8 +257,7 @@ route(struct store *st, struct store_waiter *w, int r)
 		rpc_forward(st, w, store_leader_addr(st));
 		return;
 	}
-	store_reply_error(st, w, r, "No cluster leader");
-	store_waiter_free(w);
+	rpc_hold(st, w);	/* until a leader is elected, briefly */
 }
 
 void
