@@ -146,6 +146,15 @@ def test_bootstrap_expect_one_leader_and_replication(agents, cluster_cfg):
         wait_for(lambda: get(a, "k/3", "&stale") == "from-%s" % c.name, 5,
                  what="stale read on %s" % a.name)
 
+    # The catalog is replicated and forwarded the same way.
+    reg = {"Node": "ext", "Address": "10.1.2.3",
+           "Service": {"Service": "web", "Port": 80}}
+    r = c.put("/v1/catalog/register", body=json.dumps(reg).encode())
+    assert r.status == 200, r.body
+    for a in everyone:
+        svc = a.get("/v1/catalog/service/web").json()
+        assert [(x["Node"], x["ServicePort"]) for x in svc] == [("ext", 80)]
+
 
 def test_leader_killed_then_rejoins(agents, cluster_cfg):
     servers = form(agents, cluster_cfg)

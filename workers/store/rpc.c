@@ -13,6 +13,7 @@
 #include "workers/store/rpc_int.h"
 #include "workers/store/store.h"
 #include "workers/store/cluster.h"
+#include "workers/store/catalog_store.h"
 #include "workers/common/worker.h"
 #include "supervisor/config.h"
 #include "proto/proto.h"
@@ -76,6 +77,15 @@ rpc_dispatch(struct store *st, struct store_waiter *w)
 	case PROTO_STATUS_LEADER_REQ:
 	case PROTO_STATUS_PEERS_REQ:
 		store_status_req(st, w);
+		return;
+	case PROTO_CAT_REGISTER:
+		store_catalog_register_req(st, w);
+		return;
+	case PROTO_CAT_DEREGISTER:
+		store_catalog_deregister_req(st, w);
+		return;
+	case PROTO_CAT_READ_REQ:
+		store_catalog_read_req(st, w);
 		return;
 	case PROTO_OP_RAFT_CONF_REQ:
 	case PROTO_OP_RAFT_REMOVE_REQ:

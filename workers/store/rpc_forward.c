@@ -43,6 +43,7 @@ read_only(uint16_t type)
 {
 	switch (type) {
 	case PROTO_KV_READ_REQ:
+	case PROTO_CAT_READ_REQ:
 	case PROTO_STATUS_LEADER_REQ:
 	case PROTO_STATUS_PEERS_REQ:
 	case PROTO_OP_RAFT_CONF_REQ:
@@ -58,15 +59,23 @@ static unsigned
 fwd_timeout(const struct fwd *f)
 {
 	unsigned t = RPC_CALL_TIMEOUT_MS - 500 * f->hops;
+	uint64_t wait = 0;
 	struct proto_kv_read_req q;
+	struct proto_cat_read_req cq;
 	if (f->w.type == PROTO_KV_READ_REQ &&
 	    proto_dec_kv_read_req(f->w.req.data, f->w.req.len, &q) == 0 &&
-	    q.min_index > 0 && q.wait_ms > 0)
-		t = (unsigned)MIN(q.wait_ms, 3600000u) +
-		    RPC_BLOCKING_MARGIN_MS - 500 * f->hops;
+	    q.min_index > 0)
+		wait = q.wait_ms;
+	else if (f->w.type == PROTO_CAT_READ_REQ &&
+	    proto_dec_cat_read_req(f->w.req.data, f->w.req.len, &cq) == 0 &&
+	    cq.min_index > 0)
+		wait = cq.wait_ms;
+	if (wait > 0)
+		t = (unsigned)MIN(wait, 3600000u) + RPC_BLOCKING_MARGIN_MS -
+		    500 * f->hops;
 	/* After a hold, what is left of the asker's patience. */
 	uint64_t now = mono_ms();
-	if (f->deadline && f->w.type != PROTO_KV_READ_REQ)
+	if (f->deadline && wait == 0)
 		t = (unsigned)MIN(t, (f->deadline > now ? f->deadline - now :
 		    0) + 1000);
 	return t;
