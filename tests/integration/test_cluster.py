@@ -205,6 +205,18 @@ def test_graceful_leave_shrinks_configuration(agents, cluster_cfg):
     assert leaving.proc.wait(15) == 0
     assert put(rest[0], "two", "ok")
 
+    # Of two, the leader leaving takes itself out first (Consul's
+    # Server.Leave): the last server keeps a quorum of one.
+    leader = by_addr(rest, agreed_leader(rest))
+    last = [s for s in rest if s is not leader][0]
+    r = leader.cli("leave", "-http-addr", leader.http_addr)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: leader_of(last) == "%s:8300" % last.ip, 15,
+             what="the last server leads")
+    assert [s["Address"] for s in raft_conf(last)["Servers"]] == [
+        "%s:8300" % last.ip]
+    assert put(last, "one", "ok") and get(last, "two") == "ok"
+
 
 def test_new_server_joins_as_nonvoter_then_promoted(agents, cluster_cfg):
     servers = form(agents, cluster_cfg)

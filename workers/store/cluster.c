@@ -162,6 +162,9 @@ cluster_member_event(struct store *st, const void *p, size_t len)
 	}
 	if (m->server && m->raft_id && m->rpc_addr[0])
 		rpc_raft_learn(st, m->raft_id, m->rpc_addr);
+	/* This agent left the pool (muster leave): leave Raft too. */
+	if (m->self && m->status == CL_LEFT && st->server)
+		cluster_leave(st);
 	log_debug("cluster: %s %s (%s%s%s)", m->server ? "server" : "client",
 	    m->name, cluster_status_name(m->status), m->rpc_addr[0] ? " " : "",
 	    m->rpc_addr);
@@ -378,6 +381,7 @@ tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	if (st->raft == NULL)
 		return;
 	rpc_hold_tick(st);
+	cluster_leave_step(st);
 	maybe_bootstrap(st);
 	cluster_transfer_check(st);
 	if (store_is_leader(st))
@@ -397,20 +401,24 @@ cluster_role_changed(struct store *st, enum rft_role role)
 	kick(st);
 	cluster_transfer_check(st);
 	/* A leader that removed itself steps down once that commits. */
-	if (cl->leaving && role != RFT_LEADER &&
-	    !rft_conf_find(rft_conf(st->raft), st->raft_id)) {
-		log_info("cluster: left the Raft configuration");
-		worker_stopped(st->w);
-	}
+	if (cl->leave == CL_LEAVE_RUNNING && role != RFT_LEADER &&
+	    !rft_conf_find(rft_conf(st->raft), st->raft_id))
+		cluster_leave_finished(st, "left the Raft configuration");
 }
 
 void
 cluster_conf_changed(struct store *st, const struct rft_conf *c,
     uint64_t index)
 {
-	if (st->cl)
-		st->cl->conf_index = index;
+	struct store_cluster *cl = st->cl;
+	if (cl)
+		cl->conf_index = index;
 	rpc_raft_conf_changed(st, c);
+	/* A follower out of the configuration has left (a leader waits for
+	 * its removal to commit: cluster_role_changed). */
+	if (cl && cl->leave == CL_LEAVE_RUNNING && !store_is_leader(st) &&
+	    !rft_conf_find(c, st->raft_id))
+		cluster_leave_finished(st, "left the Raft configuration");
 }
 
 static void
@@ -464,7 +472,8 @@ cluster_stop(struct store *st)
 	if (cl == NULL)
 		return;
 	ev_timer_stop(st->w->loop, &cl->tick);
-	ev_timer_stop(st->w->loop, &cl->leave_timer);
+	if (cl->leave == CL_LEAVE_RUNNING)
+		ev_timer_stop(st->w->loop, &cl->leave_timer);
 	ev_clear_pending(st->w->loop, &cl->tick);
 	if (cl->transfer_w) {
 		store_waiter_free(cl->transfer_w);

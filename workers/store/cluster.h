@@ -72,6 +72,9 @@ struct cl_autopilot {
 	uint64_t create_index, modify_index;
 };
 
+/* A server's own graceful leave (Consul's Server.Leave). */
+enum cl_leave { CL_LEAVE_NONE = 0, CL_LEAVE_RUNNING, CL_LEAVE_DONE };
+
 /* The leader's view of one server's health (autopilot). */
 struct cl_health {
 	uint64_t id;
@@ -105,7 +108,8 @@ struct store_cluster {
 	uint64_t transfer_deadline;
 	struct store_waiter *transfer_w;
 
-	bool leaving;
+	uint8_t leave;			/* enum cl_leave */
+	bool leave_asked;		/* removal proposed or requested */
 	ev_timer leave_timer;
 };
 
@@ -140,8 +144,14 @@ const struct cl_health *cluster_health(const struct store *st, uint64_t id);
 /* Apply a committed AUTOPILOT_SET_REQ command; false if e is not one. */
 bool cluster_apply(struct store *st, const struct rft_entry *e,
     struct store_waiter *w);
-/* A graceful leave (stop reason 1): true while it drains. */
+/*
+ * Leave the Raft configuration gracefully: started when gossip reports
+ * this agent left (muster leave) or the store stops with reason 1.
+ * Returns true while it runs: a stopping store drains until it is done.
+ */
 bool cluster_leave(struct store *st);
+void cluster_leave_step(struct store *st);
+void cluster_leave_finished(struct store *st, const char *how);
 
 /* cluster_operator.c: OP_RAFT_* and AUTOPILOT_* requests (takes w). */
 void cluster_op_request(struct store *st, struct store_waiter *w);

@@ -228,7 +228,7 @@ void
 cluster_autopilot_tick(struct store *st)
 {
 	const struct rft_conf *c = rft_conf(st->raft);
-	if (st->cl->leaving)
+	if (st->cl->leave != CL_LEAVE_NONE)
 		return;
 	cluster_health_update(st);
 	if (remove_departed(st, c) || add_joined(st, c) ||
@@ -288,66 +288,113 @@ cluster_apply(struct store *st, const struct rft_entry *e,
 
 /* ---- graceful leave ----------------------------------------------------- */
 
-static void
-leave_done(struct store *st)
+void
+cluster_leave_finished(struct store *st, const char *how)
 {
-	ev_timer_stop(st->w->loop, &st->cl->leave_timer);
-	log_info("cluster: left the Raft configuration");
-	worker_stopped(st->w);
+	struct store_cluster *cl = st->cl;
+	if (cl == NULL || cl->leave != CL_LEAVE_RUNNING)
+		return;
+	cl->leave = CL_LEAVE_DONE;
+	ev_timer_stop(st->w->loop, &cl->leave_timer);
+	log_info("cluster: %s", how);
+	if (st->w->stopping)
+		worker_stopped(st->w);
 }
 
 static void
 leave_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct store *st = t->data;
-	log_warnx("cluster: leave: not removed from the Raft configuration "
-	    "in time; stopping anyway");
-	worker_stopped(st->w);
+	cluster_leave_finished(t->data, "leave: not removed from the Raft "
+	    "configuration in time; going anyway");
 }
 
+/* The leader's configuration, as a leaving follower polls it. */
 static void
-leave_answer(void *arg, int err, uint16_t type, const uint8_t *p, size_t len)
+leave_conf_answer(void *arg, int err, uint16_t type, const uint8_t *p,
+    size_t len)
 {
 	struct store *st = arg;
-	if (err != -ECANCELED && st->cl && st->cl->leaving)
-		leave_done(st);
+	struct proto_op_raft_conf rc;
+	struct proto_strv_iter it;
+	struct proto_str item;
+	bool in = false;
+	if (err == -ECANCELED || st->cl == NULL)
+		return;
+	st->cl->leave_asked = false;
+	if (err < 0 || type != PROTO_OP_RAFT_CONF ||
+	    proto_dec_op_raft_conf(p, len, &rc) < 0)
+		return;
+	proto_strv_iter_init(&it, &rc.servers);
+	while (proto_strv_next(&it, &item)) {
+		struct proto_op_raft_server s;
+		in |= proto_dec_op_raft_server(item.p, item.len, &s) == 0 &&
+		    proto_str_eq(s.id, st->w->cfg->node_id);
+	}
+	if (!in)
+		cluster_leave_finished(st, "left the Raft configuration");
+}
+
+static int
+poll_leader(struct store *st)
+{
+	const char *leader = store_leader_addr(st);
+	struct proto_op_raft_conf_req q = { .stale = false };
+	struct buf b;
+	if (!leader[0])
+		return -ENOTCONN;
+	buf_init(&b);
+	proto_enc_op_raft_conf_req(&b, &q);
+	int r = rpc_call(st, leader, PROTO_OP_RAFT_CONF_REQ, b.data, b.len, 0,
+	    1000, leave_conf_answer, st);
+	buf_free(&b);
+	return r;
+}
+
+/* One step, repeated by the cluster tick.  As Consul's Server.Leave: a
+ * leader removes itself (and steps down once that commits, which
+ * cluster_role_changed sees); a follower waits for the leader to remove
+ * it, which it does on gossip's leave event (asking it would race with
+ * that event: the leader could re-add a server gossip still calls
+ * alive).  A removed follower hears nothing more from the leader, so it
+ * asks for the leader's configuration to see that it is out. */
+void
+cluster_leave_step(struct store *st)
+{
+	struct store_cluster *cl = st->cl;
+	if (cl->leave != CL_LEAVE_RUNNING || cl->leave_asked)
+		return;
+	if (!rft_conf_find(rft_conf(st->raft), st->raft_id)) {
+		cluster_leave_finished(st, "left the Raft configuration");
+		return;
+	}
+	if (store_is_leader(st))
+		cl->leave_asked = rft_remove_server(st->raft, st->raft_id,
+		    0) == 0;
+	else
+		cl->leave_asked = poll_leader(st) == 0;
 }
 
 /*
- * Consul's Server.Leave: a leader removes itself (then steps down once
- * the change commits); a follower asks the leader to remove it.  Either
- * way the store drains for at most CL_LEAVE_DRAIN_S.  The caller (the
- * store's stop hook) checks the configuration afterwards.
+ * Consul's Server.Leave, bounded by CL_LEAVE_DRAIN_S.  Not for the last
+ * server (nobody would be left to serve).
  */
 bool
 cluster_leave(struct store *st)
 {
 	struct store_cluster *cl = st->cl;
-	if (cl == NULL || st->raft == NULL ||
-	    !rft_conf_find(rft_conf(st->raft), st->raft_id) ||
-	    rft_conf(st->raft)->n < 2)
+	if (cl == NULL || cl->leave == CL_LEAVE_DONE)
 		return false;
-	cl->leaving = true;
+	if (cl->leave == CL_LEAVE_RUNNING)
+		return true;
+	if (st->raft == NULL || rft_conf(st->raft)->n < 2 ||
+	    !rft_conf_find(rft_conf(st->raft), st->raft_id))
+		return false;
+	log_info("cluster: leaving the Raft configuration");
+	cl->leave = CL_LEAVE_RUNNING;
+	cl->leave_asked = false;
 	ev_timer_init(&cl->leave_timer, leave_timer_cb, CL_LEAVE_DRAIN_S, 0);
 	cl->leave_timer.data = st;
-	if (store_is_leader(st)) {
-		if (rft_remove_server(st->raft, st->raft_id, 0) < 0)
-			return false;
-	} else {
-		const char *leader = store_leader_addr(st);
-		struct proto_op_raft_remove_req q = {
-			.id = proto_str_c(st->w->cfg->node_id) };
-		struct buf b;
-		buf_init(&b);
-		proto_enc_op_raft_remove_req(&b, &q);
-		int r = leader[0] ? rpc_call(st, leader, PROTO_OP_RAFT_REMOVE_REQ,
-		    b.data, b.len, 0, RPC_CALL_TIMEOUT_MS, leave_answer, st) :
-		    -ENOTCONN;
-		buf_free(&b);
-		if (r < 0)
-			return false;
-	}
-	log_info("cluster: leaving the Raft configuration");
 	ev_timer_start(st->w->loop, &cl->leave_timer);
+	cluster_leave_step(st);
 	return true;
 }

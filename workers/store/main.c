@@ -61,9 +61,11 @@ store_listen(struct worker *w, unsigned kind, const char *addr, int fd)
 static bool
 store_stop(struct worker *w, unsigned reason)
 {
-	/* A graceful leave takes this server out of Raft first (cluster.h);
-	 * the process then exits when that is done or times out. */
-	if (reason == 1 && cluster_leave(&st))
+	/* A graceful leave takes this server out of Raft first (cluster.h;
+	 * begun when gossip reported the leave, or now for reason 1); the
+	 * process exits when that is done or timed out. */
+	if ((reason == 1 || (st.cl && st.cl->leave == CL_LEAVE_RUNNING)) &&
+	    cluster_leave(&st))
 		return true;
 	cluster_stop(&st);
 	rpc_stop(&st);

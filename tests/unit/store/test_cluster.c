@@ -695,6 +695,37 @@ START_TEST(join_promote_leave_dead)
 }
 END_TEST
 
+static bool
+alone_and_leading(void *arg)
+{
+	struct node *n = arg;
+	return store_is_leader(&n->st) && rft_conf(n->st.raft)->n == 1 &&
+	    rft_commit_index(n->st.raft) >= n->st.cl->conf_index;
+}
+
+/* Gossip reports a server left (muster leave): it takes itself out of
+ * Raft, leader or not, down to the last server. */
+START_TEST(leaders_leave_gracefully)
+{
+	char msg[200];
+	form_three();
+	struct node *l = leader();
+	gossip(l, 3);
+	struct roles r = { NULL, 2, 0 };
+	ck_assert_msg(run_until(leader_conf_is, &r, 10), "first leave");
+	ck_assert(leader() != l);
+	ck_assert_int_eq(l->st.cl->leave, CL_LEAVE_DONE);
+	node_kill(l);
+	/* Two voters: only the leader removing itself keeps a quorum. */
+	l = leader();
+	struct node *last = follower();
+	gossip(l, 3);
+	ck_assert_msg(run_until(alone_and_leading, last, 10), "second leave");
+	node_kill(l);
+	ck_assert_int_eq(t_put(last, "k", "alone", msg, sizeof(msg)), 0);
+}
+END_TEST
+
 static void
 ask_autopilot(struct node *n, struct proto_autopilot_conf *out,
     struct answer *a)
@@ -876,6 +907,7 @@ main(void)
 	tcase_add_test(tc, transfer_then_crash);
 	tcase_add_test(tc, join_promote_leave_dead);
 	tcase_add_test(tc, no_leader_is_held_then_said);
+	tcase_add_test(tc, leaders_leave_gracefully);
 	tcase_add_test(tc, autopilot_configuration_and_health);
 	tcase_add_test(tc, bad_bytes_on_the_server_port);
 	suite_add_tcase(s, tc);
