@@ -10,7 +10,6 @@ take about a second; server_stabilization_time is short so promotions do
 not make the suite slow.
 """
 import json
-import socket
 
 import pytest
 
@@ -104,12 +103,16 @@ class Answer:
         return "HTTP %d %r" % (self.r.status, self.r.body)
 
 
-def refuses(ip, port=8300):
-    try:
-        socket.create_connection((ip, port), timeout=1).close()
-        return False
-    except ConnectionRefusedError:
-        return True
+def all_dead(pids):
+    """Every process exited (gone, or a zombie: its sockets are closed)."""
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    return False
+        except OSError:
+            pass
+    return True
 
 
 def put(a, key, value, timeout=7):
@@ -162,10 +165,11 @@ def test_leader_killed_then_rejoins(agents, cluster_cfg):
     old = by_addr(servers, agreed_leader(servers))
     rest = [s for s in servers if s is not old]
     assert put(c, "before", "1")
+    workers = list(old.worker_pids().values())
     old.kill()
-    # Its workers die with it, a moment later; until then a request sent
-    # to it could still arrive, and its outcome would be unknown.
-    wait_for(lambda: refuses(old.ip), 10, what="old leader gone")
+    # Its workers die with it, a moment later; until they are gone a
+    # request could still reach one, and its outcome would be unknown.
+    wait_for(lambda: all_dead(workers), 10, what="old leader gone")
     # Asked during the election, a survivor holds the write until the new
     # leader is there (Consul's rpc_hold_timeout) rather than failing it.
     assert put(rest[0], "after", "2")
