@@ -10,6 +10,7 @@ take about a second; server_stabilization_time is short so promotions do
 not make the suite slow.
 """
 import json
+import os
 
 import pytest
 
@@ -283,6 +284,31 @@ def test_operator_cli_through_a_client(agents, cluster_cfg):
               "-http-addr", c.http_addr)
     assert r.returncode == 1
     assert 'address "10.9.9.9:8300" was not found' in r.stderr
+
+
+def test_lagging_server_catches_up_by_snapshot(agents, tmp_path):
+    cfg = tmp_path / "snap.json"
+    cfg.write_text(json.dumps({
+        "performance": {"raft_multiplier": 1},
+        "autopilot": {"server_stabilization_time": "1s"},
+        "raft_snapshot_threshold": 8, "raft_trailing_logs": 2}))
+    servers = form(agents, str(cfg))
+    lag = [s for s in servers
+           if not agreed_leader(servers).startswith(s.ip + ":")][0]
+    rest = [s for s in servers if s is not lag]
+    lag.stop()
+    for i in range(40):
+        assert put(rest[i % 2], "snap/%02d" % i, "v%d" % i)
+    lag.start()
+    # Its log ends long before the leader's first one: only the snapshot
+    # (InstallSnapshot over the Raft transport) can bring it up to date.
+    wait_for(lambda: get(lag, "snap/39", "&stale") == "v39", 30,
+             what="lagging server caught up")
+    keys = lag.get("/v1/kv/snap/?keys&stale").json()
+    assert len(keys) == 40
+    assert put(lag, "snap/after", "x") and get(rest[0], "snap/after") == "x"
+    snaps = os.listdir(os.path.join(lag.data_dir, "raft", "snapshots"))
+    assert any(n.endswith(".snap") for n in snaps), snaps
 
 
 def test_client_without_servers_says_so(agents):
