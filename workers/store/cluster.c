@@ -394,8 +394,7 @@ cluster_role_changed(struct store *st, enum rft_role role)
 	struct store_cluster *cl = st->cl;
 	if (cl == NULL)
 		return;
-	if (role == RFT_LEADER)
-		cl->nh = 0;	/* health is measured afresh by each leader */
+	cl->nh = 0;	/* health is the leader's, measured afresh by each */
 	/* From the loop, not inside the core's callback: held requests
 	 * may have a leader now, a new leader reconciles. */
 	kick(st);
