@@ -6,6 +6,7 @@
  * "gone for good" from "never heard of".
  */
 #include "workers/store/cluster.h"
+#include "workers/store/cluster_reconcile.h"
 #include "workers/store/rpc.h"
 #include "workers/store/store.h"
 #include "workers/common/worker.h"
@@ -168,6 +169,7 @@ cluster_member_event(struct store *st, const void *p, size_t len)
 	log_debug("cluster: %s %s (%s%s%s)", m->server ? "server" : "client",
 	    m->name, cluster_status_name(m->status), m->rpc_addr[0] ? " " : "",
 	    m->rpc_addr);
+	cluster_reconcile_event(st, m, &pm);
 	kick(st);
 	return 0;
 }
@@ -386,6 +388,7 @@ tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	cluster_transfer_check(st);
 	if (store_is_leader(st))
 		cluster_autopilot_tick(st);
+	cluster_reconcile_tick(st);
 }
 
 void
@@ -478,6 +481,7 @@ cluster_stop(struct store *st)
 		store_waiter_free(cl->transfer_w);
 		free(cl->transfer_w);
 	}
+	cluster_reconcile_stop(st);
 	free(cl->m);
 	free(cl);
 	st->cl = NULL;
