@@ -1,13 +1,17 @@
 /*
  * The dns worker: Consul's DNS interface on the sockets the supervisor
- * bound.  The resolver answers from a read model of nodes, services and
- * health (plugged in through dns_resolver_set_lookup by the catalog work);
- * until that model exists the catalog is empty: SOA/NS at the apex,
- * NXDOMAIN + SOA under the domain, recursors for other names.
+ * bound.  The resolver answers from the read model (dns_model.c) of
+ * nodes, services and health.  On a server the store pushes every
+ * catalog change (store_dnsfeed.c): the model asks for a full sync
+ * whenever the store channel comes up (either process restarted) or a
+ * gap shows in the stream.  A client agent holds no catalog: the model
+ * is pulled from a server with blocking reads (dns_pull.c).
  */
 #include "workers/common/stats.h"
 #include "workers/common/worker.h"
 #include "workers/dns/dns.h"
+#include "workers/dns/dns_model.h"
+#include "workers/dns/dns_pull.h"
 #include "supervisor/config.h"
 #include "lib/log.h"
 
@@ -20,6 +24,10 @@ struct dns_app {
 	struct dns_resolver *resolver;
 	struct dns_server *server;
 	struct dns_service_ttl *ttls;
+	struct dns_model *model;
+	struct dns_pull *pull;		/* client agents */
+	bool sync_asked;		/* servers: a full sync is on its way */
+	uint64_t resyncs;
 };
 
 static struct dns_app app;
@@ -71,9 +79,14 @@ static int
 dns_init(struct worker *w)
 {
 	struct dns_config d;
+	struct dns_lookup lk;
 	w->app = &app;
 	dns_config_from(w->cfg, &d);
-	if (dns_resolver_new(w->loop, &d, NULL, &app.resolver) < 0) {
+	app.model = dns_model_new(w->cfg->datacenter);
+	dns_model_lookup(app.model, &lk);
+	if (!w->cfg->server)
+		app.pull = dns_pull_new(w, app.model);
+	if (dns_resolver_new(w->loop, &d, &lk, &app.resolver) < 0) {
 		log_warnx("invalid DNS configuration");
 		exit(2);
 	}
@@ -95,6 +108,51 @@ dns_listen(struct worker *w, unsigned kind, const char *addr, int fd)
 		log_warnx("cannot serve DNS on %s", addr);
 }
 
+static void
+ask_sync(struct worker *w)
+{
+	struct proto_dns_sync_req q = { .index = dns_model_index(app.model) };
+	struct buf b;
+	buf_init(&b);
+	proto_enc_dns_sync_req(&b, &q);
+	app.sync_asked = worker_send(w, PROC_STORE, PROTO_DNS_SYNC_REQ,
+	    &b) == 0;
+	buf_free(&b);
+	app.resyncs++;
+}
+
+/* The store channel is (again) up: the store or this worker started.
+ * The model keeps serving what it holds until the sync replaces it. */
+static void
+dns_peer_up(struct worker *w, unsigned peer)
+{
+	if (peer != PROC_STORE)
+		return;
+	if (app.pull) {
+		dns_pull_start(app.pull);
+		return;
+	}
+	dns_model_desync(app.model);
+	ask_sync(w);
+}
+
+static void
+on_update(struct worker *w, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	int r = dns_model_update(app.model, m->data, m->len);
+	if (r == 0) {
+		app.sync_asked = false;
+		return;
+	}
+	if (r == -EBADMSG)
+		log_warnx("dns: malformed catalog update dropped");
+	if (!app.sync_asked && !app.pull) {
+		log_debug("dns: catalog stream out of step (%d), full sync", r);
+		ask_sync(w);
+	}
+}
+
 static int
 dns_reconfig(struct worker *w, struct agent_config *nc, struct buf *err)
 {
@@ -104,6 +162,7 @@ dns_reconfig(struct worker *w, struct agent_config *nc, struct buf *err)
 		buf_addstr(err, "invalid DNS configuration");
 		return -EINVAL;
 	}
+	dns_model_set_dc(app.model, nc->datacenter);
 	return 0;
 }
 
@@ -112,6 +171,8 @@ dns_stop(struct worker *w, unsigned reason)
 {
 	dns_server_free(app.server);
 	app.server = NULL;
+	dns_pull_free(app.pull);
+	app.pull = NULL;
 	return false;
 }
 
@@ -127,11 +188,24 @@ dns_stats_section(struct worker *w, const char *section, struct buf *out)
 	stats_addu(out, "servfail", s.servfail);
 	stats_addu(out, "recursed", s.recursed);
 	stats_addu(out, "truncated", s.truncated);
+	size_t nodes, insts;
+	dns_model_counts(app.model, &nodes, &insts);
+	stats_addu(out, "catalog_nodes", nodes);
+	stats_addu(out, "catalog_instances", insts);
+	stats_addu(out, "catalog_index", dns_model_index(app.model));
+	stats_addu(out, "catalog_resyncs", app.resyncs);
 }
+
+static const struct worker_handler dns_handlers[] = {
+	{ PROTO_DNS_UPDATE, FROM(PROC_STORE), on_update },
+};
 
 const struct worker_ops dns_ops = {
 	.proc = PROC_DNS,
+	.handlers = dns_handlers,
+	.nhandlers = nitems(dns_handlers),
 	.init = dns_init,
+	.peer_up = dns_peer_up,
 	.listen = dns_listen,
 	.reconfig = dns_reconfig,
 	.stop = dns_stop,

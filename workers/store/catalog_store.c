@@ -522,6 +522,9 @@ store_catalog_restore_commit(struct store *st, struct cat_db *fresh)
 	cat.abandon = true;
 	watch_notify_all(&cat.watches);
 	cat.abandon = false;
+	/* Index 0 tells the other observers (the DNS feed) the same. */
+	for (unsigned o = 1; o < cat.nobs; o++)
+		cat.obs[o].fn(cat.obs[o].arg, 0, CAT_CH_NODES, NULL);
 }
 
 void

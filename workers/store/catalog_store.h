@@ -9,7 +9,9 @@
  * observer hears, once per index that moved, what changed (a node, a
  * service name, a table) and the Raft index; a push to another worker
  * (say CAT_READ of the changed service) belongs in such an observer.
- * Blocking queries are the first observer.
+ * Blocking queries are the first observer.  After a snapshot restore
+ * the others hear index 0 (CAT_CH_NODES, NULL): anything may have
+ * changed and indexes may have gone back.
  */
 #ifndef MUSTER_STORE_CATALOG_STORE_H
 #define MUSTER_STORE_CATALOG_STORE_H

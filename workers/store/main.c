@@ -10,6 +10,7 @@
 #include "workers/store/cluster.h"
 #include "workers/store/rpc.h"
 #include "workers/store/catalog_store.h"
+#include "workers/store/store_dnsfeed.h"
 #include "supervisor/config.h"
 #include "lib/log.h"
 
@@ -33,7 +34,7 @@ store_init(struct worker *w)
 	    c->advertise_addr, c->ports.server);
 	kv_init(&st.kv);
 	watch_set_init(&st.watches, w->loop, STORE_MAX_PARKED);
-	return 0;
+	return store_dnsfeed_init(&st);
 }
 
 /* The cluster first, to hear of the configuration Raft starts with;
@@ -200,6 +201,7 @@ static const struct worker_handler store_handlers[] = {
 	    store_on_cat_deregister },
 	{ PROTO_CAT_READ_REQ, FROM(PROC_HTTP) | FROM(PROC_CHECKS) |
 	    FROM(PROC_DNS), store_on_cat_read },
+	{ PROTO_DNS_SYNC_REQ, FROM(PROC_DNS), store_on_dns_sync },
 	/* Clustering (cluster.h). */
 	{ PROTO_MEMBER_EVENT, FROM(PROC_GOSSIP), cluster_on_member_event },
 	{ PROTO_OP_RAFT_CONF_REQ, FROM(PROC_HTTP), cluster_on_op },
