@@ -121,5 +121,6 @@ Suite *wire_suite(void);
 Suite *zone_suite(void);
 Suite *catalog_suite(void);
 Suite *net_suite(void);
+Suite *model_suite(void);
 
 #endif

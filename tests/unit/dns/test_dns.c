@@ -14,6 +14,7 @@ main(void)
 	srunner_add_suite(sr, zone_suite());
 	srunner_add_suite(sr, catalog_suite());
 	srunner_add_suite(sr, net_suite());
+	srunner_add_suite(sr, model_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
