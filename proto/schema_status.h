@@ -30,7 +30,9 @@
 	M(AUTOPILOT_SET_REQ, 0x0127, autopilot_set_req)       \
 	M(AUTOPILOT_HEALTH_REQ, 0x0128, autopilot_health_req) \
 	M(AUTOPILOT_HEALTH, 0x0129, autopilot_health)         \
-	M(AUTOPILOT_SERVER, 0x012A, autopilot_server)
+	M(AUTOPILOT_SERVER, 0x012A, autopilot_server)         \
+	M(DATACENTERS_REQ, 0x012B, datacenters_req)           \
+	M(DATACENTERS, 0x012C, datacenters)
 
 /* http -> store: who leads (reply STATUS_LEADER). */
 #define PROTO_F_status_leader_req(F)
@@ -136,5 +138,13 @@
 	F(str, version) F(bool, leader) F(u64, last_contact_ms)      \
 	F(u64, last_term) F(u64, last_index) F(bool, healthy)        \
 	F(bool, voter) F(u64, stable_since_ms) F(str, status)
+
+/*
+ * http -> store: the known datacenters (Catalog.ListDatacenters).  A
+ * server answers from its WAN pool, this datacenter first; a client agent
+ * asks a server of its own.
+ */
+#define PROTO_F_datacenters_req(F)
+#define PROTO_F_datacenters(F) F(strv, dcs)
 
 #endif

@@ -187,6 +187,23 @@ def test_wan_pool_and_datacenter_merge_check(agents):
     assert members(a, wan=True)[b.name + ".dc2"]["Port"] == 8302
     assert "wan_join_port" not in members(a, wan=True)[
         a.name + ".dc1"]["Tags"]
+    out = a.cli("members", "-wan", "-http-addr", a.http_addr)
+    assert out.returncode == 0, out.stderr
+    rows = [l.split() for l in out.stdout.splitlines()[1:]]
+    assert sorted((r[0], r[2], r[3], r[6]) for r in rows) == sorted([
+        (a.name + ".dc1", "alive", "server", "dc1"),
+        (b.name + ".dc2", "alive", "server", "dc2")])
+    # Catalog.ListDatacenters: this datacenter first; a client agent,
+    # which has no WAN pool, learns them from its server.
+    for s, local, other in ((a, "dc1", "dc2"), (b, "dc2", "dc1"),
+                            (c, "dc2", "dc1")):
+        wait_for(lambda s=s: s.get("/v1/catalog/datacenters").json() ==
+                 [local, other], 10, what="datacenters on " + s.name)
+    for s in (a, b):
+        assert s.get("/v1/agent/self").json()["Stats"]["consul"][
+            "known_datacenters"] == "2"
+    r = c.get("/v1/kv/x?dc=dc9")
+    assert r.status == 500 and r.body == b"No path to datacenter"
     # Consul's LAN merge check refuses another datacenter's members.
     r = a.put("/v1/agent/join/" + c.ip)
     assert r.status == 500
@@ -198,6 +215,9 @@ def test_wan_pool_and_datacenter_merge_check(agents):
     assert a.put("/v1/agent/force-leave/%s?wan" %
                  (b.name + ".dc2")).status == 200
     wait_status(a, b.name + ".dc2", LEFT, timeout=10, wan=True)
+    # Its last server gone, dc2 is no longer known.
+    wait_for(lambda: a.get("/v1/catalog/datacenters").json() == ["dc1"],
+             10, what="dc2 forgotten")
     r = c.put("/v1/agent/force-leave/x?wan")
     assert r.status == 500 and b"Must be a server" in r.body
 

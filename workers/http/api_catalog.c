@@ -652,19 +652,38 @@ api_cat_entry(struct proto_str item, struct proto_cat_entry *e,
 
 /* ---- GET /v1/catalog/datacenters, nodes ------------------------------- */
 
+/* Catalog.ListDatacenters: the store knows them from its WAN pool (a
+ * client agent's store asks a server), this datacenter first. */
+static void
+datacenters_done(struct api_req *r)
+{
+	struct proto_datacenters d;
+	struct proto_strv_iter it;
+	struct proto_str s;
+	struct json_w jw;
+	struct buf out;
+	if (api_failed(r, 0, PROTO_DATACENTERS))
+		return;
+	if (proto_dec_datacenters(r->ans[0].data.data, r->ans[0].data.len,
+	    &d) < 0) {
+		http_reply_error(r->ctx, 500, "malformed datacenter list");
+		return;
+	}
+	api_json_begin(r->ctx, &jw, &out);
+	json_w_arr_open(&jw);
+	proto_strv_iter_init(&it, &d.dcs);
+	while (proto_strv_next(&it, &s))
+		json_w_strn(&jw, s.p, s.len);
+	json_w_arr_close(&jw);
+	api_json_end(r->ctx, &jw, &out);
+}
+
 void
 api_catalog_datacenters(struct http_ctx *c, const struct http_request *req)
 {
-	const struct agent_config *cfg =
-	    ((struct http_app *)http_app(c))->w->cfg;
-	struct json_w jw;
-	struct buf out;
-	/* No WAN federation: this datacenter (Catalog.ListDatacenters). */
-	api_json_begin(c, &jw, &out);
-	json_w_arr_open(&jw);
-	json_w_str(&jw, cfg->datacenter);
-	json_w_arr_close(&jw);
-	api_json_end(c, &jw, &out);
+	struct api_req *r = api_req_new(c, datacenters_done);
+	api_ask(r, PROC_STORE, PROTO_DATACENTERS_REQ, NULL);
+	api_go(r);
 }
 
 static void

@@ -145,8 +145,10 @@ cluster_member_event(struct store *st, const void *p, size_t len)
 	    proto_dec_member(ev.member.p, ev.member.len, &pm) < 0 ||
 	    proto_str_copy(pm.name, name, sizeof(name)) < 0 || name[0] == '\0')
 		return -EBADMSG;
-	if (ev.pool != 0)
-		return 0;	/* WAN: other datacenters' servers */
+	if (ev.pool != 0) {	/* WAN: every datacenter's servers */
+		cluster_wan_event(st, ev.kind, &pm, name);
+		return 0;
+	}
 	struct cl_member *m = member_find(cl, name);
 	if (m == NULL && ev.kind == 5)
 		return 0;
@@ -482,6 +484,7 @@ cluster_stop(struct store *st)
 		free(cl->transfer_w);
 	}
 	cluster_reconcile_stop(st);
+	free(cl->wan);
 	free(cl->m);
 	free(cl);
 	st->cl = NULL;

@@ -20,6 +20,9 @@
  *               removing more than (voters-1)/2 at a time.
  *   clients     a client agent forwards every request to an alive server
  *               of its datacenter (round robin, skipping recent failures).
+ *   WAN         a server also hears its WAN pool's member events: the
+ *               servers of every datacenter (cluster_wan.c), for
+ *               Catalog.ListDatacenters and requests for another one.
  *
  * The autopilot configuration is replicated: a change is a Raft command
  * (AUTOPILOT_SET_REQ), applied by cluster_apply() on every server.
@@ -60,6 +63,16 @@ struct cl_member {
 	uint64_t failed_until;		/* clients: skip until (mono ms) */
 };
 
+/* A server of the WAN pool (named node.dc). */
+struct cl_wan {
+	char name[RFT_NAME_MAX + 64];
+	char dc[64];
+	char rpc_addr[RFT_ADDR_MAX];
+	uint8_t status;			/* enum cl_status */
+};
+
+#define CL_DCS_MAX 256
+
 struct cl_autopilot {
 	bool cleanup_dead_servers;
 	uint64_t last_contact_threshold_ms;
@@ -90,6 +103,9 @@ struct store_cluster {
 	struct cl_member *m;
 	size_t n, cap;
 	unsigned rr;			/* clients: next server to try */
+	struct cl_wan *wan;		/* servers: the WAN pool's servers */
+	size_t nwan, capwan;
+	unsigned wan_rr;
 	ev_timer tick;
 	uint64_t hb_interval_ms;	/* Raft heartbeat period */
 	uint64_t hb_timeout_ms;
@@ -135,6 +151,21 @@ void cluster_conf_changed(struct store *st, const struct rft_conf *c,
 /* The Raft ID of a node ID: its first 64 bits (node IDs are UUIDs). */
 uint64_t cluster_raft_id(const char *node_id);
 const char *cluster_status_name(uint8_t status);
+
+/* cluster_wan.c: a WAN MEMBER_EVENT (kind as schema_gossip.h). */
+struct proto_member;
+void cluster_wan_event(struct store *st, unsigned kind,
+    const struct proto_member *pm, const char *name);
+/* This datacenter, then the others by name; returns how many (<= max). */
+size_t cluster_datacenters(const struct store *st, const char **out,
+    size_t max);
+size_t cluster_known_datacenters(const struct store *st);
+/* A server of datacenter dc (alive preferred), NULL when none is known. */
+const char *cluster_dc_server(struct store *st, const char *dc);
+/* DATACENTERS_REQ: answered by a server, forwarded by a client (takes w). */
+void cluster_datacenters_req(struct store *st, struct store_waiter *w);
+void cluster_on_datacenters(struct worker *wk, unsigned from,
+    struct ipc_chan *ch, struct ipc_msg *m);
 
 /* cluster_autopilot.c */
 void cluster_autopilot_defaults(struct store *st);

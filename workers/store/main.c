@@ -181,7 +181,8 @@ store_stats(struct worker *w, const char *section, struct buf *out)
 			return;
 		}
 		stats_add(out, "bootstrap", c->bootstrap || c->dev ? "true" : "false");
-		stats_add(out, "known_datacenters", "1");
+		stats_addu(out, "known_datacenters",
+		    cluster_known_datacenters(&st));
 		stats_add(out, "leader", store_is_leader(&st) ? "true" : "false");
 		stats_add(out, "leader_addr", store_leader_addr(&st));
 	} else if (strcmp(section, "raft") == 0 && c->server)
@@ -210,6 +211,7 @@ static const struct worker_handler store_handlers[] = {
 	{ PROTO_AUTOPILOT_CONF_REQ, FROM(PROC_HTTP), cluster_on_op },
 	{ PROTO_AUTOPILOT_SET_REQ, FROM(PROC_HTTP), cluster_on_op },
 	{ PROTO_AUTOPILOT_HEALTH_REQ, FROM(PROC_HTTP), cluster_on_op },
+	{ PROTO_DATACENTERS_REQ, FROM(PROC_HTTP), cluster_on_datacenters },
 };
 
 const struct worker_ops store_ops = {

@@ -87,6 +87,9 @@ rpc_dispatch(struct store *st, struct store_waiter *w)
 	case PROTO_CAT_READ_REQ:
 		store_catalog_read_req(st, w);
 		return;
+	case PROTO_DATACENTERS_REQ:
+		cluster_datacenters_req(st, w);
+		return;
 	case PROTO_OP_RAFT_CONF_REQ:
 	case PROTO_OP_RAFT_REMOVE_REQ:
 	case PROTO_OP_RAFT_TRANSFER_REQ:

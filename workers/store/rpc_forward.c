@@ -49,6 +49,7 @@ read_only(uint16_t type)
 	case PROTO_OP_RAFT_CONF_REQ:
 	case PROTO_AUTOPILOT_CONF_REQ:
 	case PROTO_AUTOPILOT_HEALTH_REQ:
+	case PROTO_DATACENTERS_REQ:
 		return true;
 	}
 	return false;
