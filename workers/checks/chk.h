@@ -112,6 +112,7 @@ struct chk_service {
 	enum chk_source source;
 	bool persisted;			/* written under data_dir/local */
 	bool in_sync;			/* sync seam, chk_sync.c */
+	uint64_t sync_seq;		/* st->sync_seq at its last change */
 	uint64_t gen;			/* st->gen when (re)installed */
 };
 
@@ -145,6 +146,19 @@ struct chk_check {
 	bool in_sync;
 	bool defer_armed;
 	ev_timer defer;
+	uint64_t sync_seq;		/* st->sync_seq at its last change */
+};
+
+/*
+ * A deregistration the catalog has not heard about yet (local.State's
+ * Deleted entries): a service or check removed locally, or one the full
+ * sync found in the catalog on this node without a local owner.
+ */
+struct chk_tomb {
+	struct avl_node node;		/* st->svc_tombs / chk_tombs, by id */
+	char *id;
+	char *service_id;		/* a check's service ("" for none) */
+	uint64_t sync_seq;
 };
 
 /* Consul's fixed tunables (agent/checks, agent/config defaults), kept in
@@ -155,6 +169,10 @@ struct chk_tuning {
 	int64_t reap_interval;		/* check_reap_interval: 30 s */
 	int64_t alias_refresh;		/* alias maxDurationBetweenUpdates: 1 m */
 	bool stagger;			/* random first delay within interval */
+	/* anti-entropy (agent/ae): full-sync base interval (ae_interval,
+	 * 1 m), retry after a failed full sync (retryFailIntv, 15 s), the
+	 * most a server-up full sync waits (serverUpIntv, 3 s) */
+	int64_t ae_interval, ae_retry, ae_server_up;
 };
 
 void chk_tuning_default(struct chk_tuning *t);
@@ -166,7 +184,18 @@ struct chk_config {
 	bool enable_local_script_checks;
 	int output_max;			/* check_output_max_size */
 	int64_t check_update_interval;
+	/* the node as the catalog sync registers it (syncNodeInfo) */
+	const char *node_id, *datacenter;
+	const char *advertise_addr, *advertise_addr_wan;
+	const char *const *node_meta;	/* key, value, ...; NULL-terminated */
 };
+
+struct chk_ae;
+
+/* A store answer: its type and payload (RESULT carries the store's error
+ * code and message), or err < 0 when none came (timeout, no store). */
+typedef void chk_store_cb(void *arg, uint16_t type, const void *p, size_t n,
+    int err);
 
 struct chk_resolver;
 struct chk_tls;
@@ -190,9 +219,20 @@ struct chk_state {
 	bool alias_dirty;
 	size_t alias_runners;		/* alias checks running */
 	/* sync seam: what the catalog has not heard about */
-	size_t tombstones;
+	struct avl_tree svc_tombs, chk_tombs;
+	uint64_t sync_seq;		/* bumped per change the sync must push */
 	struct avl_tree members;	/* LAN pool, by name */
 	void (*sync_kick)(struct chk_state *st);
+	struct chk_ae *ae;		/* anti-entropy, chk_ae.c */
+	/*
+	 * Requests to the store (catalog writes and reads), set by the
+	 * worker: cb runs once unless the send fails (< 0 returned) or the
+	 * handle is cancelled.
+	 */
+	int64_t (*store_request)(struct chk_state *st, uint16_t type,
+	    const struct buf *payload, unsigned timeout_ms, chk_store_cb *cb,
+	    void *arg);
+	void (*store_cancel)(struct chk_state *st, int64_t handle);
 	/* a service was (re)defined or removed: hash-blocking readers */
 	void (*service_changed)(struct chk_state *st, const char *id);
 	/*
@@ -422,7 +462,15 @@ void chk_service_hash(const struct chk_service *s, char out[17]);
 void chk_sync_service(struct chk_state *st, struct chk_service *s);
 void chk_sync_check(struct chk_state *st, struct chk_check *c,
     bool output_only);
-void chk_sync_deleted(struct chk_state *st);
+/* A service (service_id NULL) or check went; its tombstone stays until
+ * the catalog is told.  A later registration of the ID cancels it. */
+void chk_sync_deleted(struct chk_state *st, bool service, const char *id,
+    const char *service_id);
+struct chk_tomb *chk_sync_tomb(const struct chk_state *st, bool service,
+    const char *id);
+void chk_sync_tomb_drop(struct chk_state *st, bool service,
+    struct chk_tomb *t);
+void chk_sync_tombs_free(struct chk_state *st);
 void chk_sync_forget(struct chk_state *st, struct chk_check *c);
 /*
  * The LAN pool as gossip reports it (MEMBER_EVENT): members known and
@@ -433,10 +481,38 @@ void chk_sync_forget(struct chk_state *st, struct chk_check *c);
 void chk_sync_member(struct chk_state *st, const char *name, bool gone);
 void chk_sync_members_free(struct chk_state *st);
 int64_t chk_sync_full_interval(const struct chk_state *st);
+/* The LAN pool's size as ae's ClusterSize sees it. */
+size_t chk_sync_members(const struct chk_state *st);
 
 /* Services + checks out of sync + deletions not yet told. */
 size_t chk_sync_pending(const struct chk_state *st);
 /* The sync pushed everything: all in sync, no deletion pending. */
 void chk_sync_all_done(struct chk_state *st);
+
+/* ---- anti-entropy (chk_ae.c) ---- */
+
+/*
+ * The agent's catalog sync (agent/ae StateSyncer driving local.State's
+ * SyncFull / SyncChanges, reference/consul.md 6.4): a full sync at start,
+ * then every ae_interval + rand(scale * ae_interval), and a partial sync
+ * of what changed whenever the seam kicks.  Writes go to the store as
+ * CAT_REGISTER / CAT_DEREGISTER through st->store_request.
+ */
+void chk_ae_start(struct chk_state *st);
+void chk_ae_stop(struct chk_state *st);
+/* Node info changed (reload): resync it. */
+void chk_ae_node_changed(struct chk_state *st);
+/* A server joined the LAN pool (Consul's ServerUp): a full sync within
+ * rand(ae_server_up); also when the store's channel comes (back) up. */
+void chk_ae_server_up(struct chk_state *st);
+/* A full sync now (the store came up). */
+void chk_ae_sync_full(struct chk_state *st);
+/* For Stats and tests: full syncs done, writes sent, last error. */
+struct chk_ae_stats {
+	uint64_t full_syncs, full_failures, writes, write_failures;
+	bool paused;			/* the last full sync failed */
+	bool node_in_sync;
+};
+void chk_ae_stats(const struct chk_state *st, struct chk_ae_stats *out);
 
 #endif

@@ -34,6 +34,9 @@ chk_tuning_default(struct chk_tuning *t)
 	t->reap_interval = 30 * DURATION_S;
 	t->alias_refresh = DURATION_M;
 	t->stagger = true;
+	t->ae_interval = DURATION_M;
+	t->ae_retry = 15 * DURATION_S;
+	t->ae_server_up = 3 * DURATION_S;
 }
 
 static int
@@ -161,7 +164,7 @@ check_drop(struct chk_state *st, struct chk_check *c, bool purge)
 	avl_remove(&st->checks, &c->node);
 	if (purge)		/* the definition if persisted, TTL state anyway */
 		chk_purge_check(st, c->id);
-	chk_sync_deleted(st);
+	chk_sync_deleted(st, false, c->id, c->service_id);
 	chk_alias_touch(st, c);
 	check_free(c);
 }
@@ -180,6 +183,7 @@ chk_state_free(struct chk_state *st)
 {
 	struct avl_node *a;
 	bool was_running = st->running;
+	chk_ae_stop(st);	/* nothing more goes to the catalog */
 	st->running = false;
 	while ((a = avl_first(&st->checks)) != NULL)
 		check_drop(st, avl_entry(a, struct chk_check, node), false);
@@ -190,6 +194,7 @@ chk_state_free(struct chk_state *st)
 	if (was_running)
 		chk_run_global(st, false);
 	chk_sync_members_free(st);
+	chk_sync_tombs_free(st);
 	free(st->node_name);
 	free(st->data_dir);
 	free(st->local_dir);
@@ -553,7 +558,7 @@ chk_remove_service(struct chk_state *st, const char *id, bool purge,
 	avl_remove(&st->services, &s->node);
 	if (purge && s->persisted)
 		chk_purge_service(st, s->id);
-	chk_sync_deleted(st);
+	chk_sync_deleted(st, true, s->id, NULL);
 	if (st->service_changed)
 		st->service_changed(st, s->id);
 	chk_service_free(s);

@@ -1,6 +1,7 @@
 /*
  * Messages from the gossip worker: the LAN pool's membership, which sets
- * the anti-entropy full-sync interval (chk_sync.c), and reads of the
+ * the anti-entropy full-sync interval (chk_sync.c) and whose server joins
+ * trigger a full sync (chk_ae.c), and reads of the
  * local services for user events' service filters (handled with the
  * http worker's in dispatch_http.c).
  */
@@ -9,9 +10,23 @@
 
 #include <stdlib.h>
 
-/* schema_gossip.h MEMBER_EVENT: pool 0 LAN; kind 5 reaped. */
+/* schema_gossip.h MEMBER_EVENT: pool 0 LAN; kind 1 join, 5 reaped. */
 #define POOL_LAN 0
+#define KIND_JOIN 1
 #define KIND_REAPED 5
+
+/* A Consul server: tag role=consul (metadata.IsConsulServer). */
+static bool
+is_server(const struct proto_member *mb)
+{
+	struct proto_strv_iter it;
+	struct proto_str k, v;
+	proto_strv_iter_init(&it, &mb->tags);
+	while (proto_strv_next(&it, &k) && proto_strv_next(&it, &v))
+		if (proto_str_eq(k, "role"))
+			return proto_str_eq(v, "consul");
+	return false;
+}
 
 static void
 on_member_event(struct worker *w, unsigned from, struct ipc_chan *ch,
@@ -28,9 +43,13 @@ on_member_event(struct worker *w, unsigned from, struct ipc_chan *ch,
 		log_warnx("malformed member event from gossip");
 		return;
 	}
-	if (ev.pool == POOL_LAN)
+	if (ev.pool == POOL_LAN) {
 		chk_sync_member(chk_worker_state(), name,
 		    ev.kind == KIND_REAPED);
+		/* Consul's ServerUp: a server joined, sync with it soon. */
+		if (ev.kind == KIND_JOIN && is_server(&mb))
+			chk_ae_server_up(chk_worker_state());
+	}
 	free(name);
 }
 

@@ -1,7 +1,7 @@
 /*
  * The checks worker: agent-local services and checks, the check runners,
- * and (to come) anti-entropy into the catalog through the sync seam in
- * chk_sync.c.  This file is its process shell: config in, privileges,
+ * and anti-entropy into the catalog (chk_ae.c, fed by the sync seam in
+ * chk_sync.c).  This file is its process shell: config in, privileges,
  * start, reload, stop, Stats.
  *
  * Start-up order matters for privileges: config-file definitions and the
@@ -29,6 +29,10 @@ chk_worker_state(void)
 	return &state;
 }
 
+/* node_meta as alternating key, value (NULL-terminated): the registry
+ * copies what it keeps, so this view lives as long as the config. */
+static const char **meta_view;
+
 static void
 config_view(const struct agent_config *c, struct chk_config *o)
 {
@@ -39,6 +43,17 @@ config_view(const struct agent_config *c, struct chk_config *o)
 	o->enable_local_script_checks = c->enable_local_script_checks;
 	o->output_max = c->check_output_max_size;
 	o->check_update_interval = c->check_update_interval;
+	o->node_id = c->node_id;
+	o->datacenter = c->datacenter;
+	o->advertise_addr = c->advertise_addr;
+	o->advertise_addr_wan = c->advertise_addr_wan;
+	free(meta_view);
+	meta_view = xcalloc(2 * c->node_meta.n + 1, sizeof(*meta_view));
+	for (size_t i = 0; i < c->node_meta.n; i++) {
+		meta_view[2 * i] = c->node_meta.k[i];
+		meta_view[2 * i + 1] = c->node_meta.v[i];
+	}
+	o->node_meta = meta_view;
 }
 
 /* Config-file definitions, parsed and checked before anything changes. */
@@ -136,77 +151,86 @@ defs_apply(struct chk_state *st, struct defs *d, struct buf *err)
 }
 
 /*
- * The registry's catalog reads (alias checks of other nodes) go to the
- * store as CAT_READ_REQ, stale with at most 15 s of lag as CheckAlias
- * asks.  Each request in flight is remembered so a cancel frees it.
+ * Requests to the store: the catalog sync's writes and reads, and the
+ * alias checks' reads of other nodes.  Each request in flight is
+ * remembered so a cancel frees it.
  */
-struct cat_ask {
-	struct cat_ask *next;
+struct store_ask {
+	struct store_ask *next;
 	int64_t reqid;
-	void (*cb)(void *, uint16_t, const void *, size_t, int);
+	chk_store_cb *cb;
 	void *arg;
 };
 
-static struct cat_ask *cat_asks;
+static struct store_ask *store_asks;
 
 static void
-cat_unlink(struct cat_ask *a)
+ask_unlink(struct store_ask *a)
 {
-	struct cat_ask **pp;
-	for (pp = &cat_asks; *pp && *pp != a; pp = &(*pp)->next)
+	struct store_ask **pp;
+	for (pp = &store_asks; *pp && *pp != a; pp = &(*pp)->next)
 		;
 	if (*pp)
 		*pp = a->next;
 }
 
 static void
-cat_reply(void *arg, struct ipc_msg *m, int err)
+ask_reply(void *arg, struct ipc_msg *m, int err)
 {
-	struct cat_ask *a = arg;
-	cat_unlink(a);
+	struct store_ask *a = arg;
+	ask_unlink(a);
 	a->cb(a->arg, m ? m->hdr.type : 0, m ? m->data : NULL, m ? m->len : 0,
 	    err);
 	free(a);
 }
 
 static int64_t
-catalog_read(struct chk_state *st, unsigned what, const char *name,
-    uint64_t min_index, uint64_t wait_ms,
-    void (*cb)(void *, uint16_t, const void *, size_t, int), void *arg)
+store_request(struct chk_state *st, uint16_t type, const struct buf *msg,
+    unsigned timeout_ms, chk_store_cb *cb, void *arg)
 {
-	struct proto_cat_read_req q = { .what = (uint8_t)what,
-		.name = proto_str_c(name), .min_index = min_index,
-		.wait_ms = wait_ms, .consistency = 1, .max_stale_ms = 15000 };
-	struct cat_ask *a = xcalloc(1, sizeof(*a));
-	struct buf b;
-
+	struct store_ask *a = xcalloc(1, sizeof(*a));
 	a->cb = cb;
 	a->arg = arg;
-	buf_init(&b);
-	proto_enc_cat_read_req(&b, &q);
-	a->reqid = worker_request(self, PROC_STORE, PROTO_CAT_READ_REQ, &b,
-	    (unsigned)(wait_ms + 10000), cat_reply, a);
-	buf_free(&b);
+	a->reqid = worker_request(self, PROC_STORE, type, msg, timeout_ms,
+	    ask_reply, a);
 	if (a->reqid < 0) {
 		int64_t r = a->reqid;
 		free(a);
 		return r;
 	}
-	a->next = cat_asks;
-	cat_asks = a;
+	a->next = store_asks;
+	store_asks = a;
 	return a->reqid;
 }
 
 static void
-catalog_cancel(struct chk_state *st, int64_t reqid)
+store_cancel(struct chk_state *st, int64_t reqid)
 {
-	for (struct cat_ask *a = cat_asks; a; a = a->next)
+	for (struct store_ask *a = store_asks; a; a = a->next)
 		if (a->reqid == reqid) {
 			worker_request_cancel(self, PROC_STORE, reqid);
-			cat_unlink(a);
+			ask_unlink(a);
 			free(a);
 			return;
 		}
+}
+
+/* Alias checks: stale reads with at most 15 s of lag, as CheckAlias. */
+static int64_t
+catalog_read(struct chk_state *st, unsigned what, const char *name,
+    uint64_t min_index, uint64_t wait_ms, chk_store_cb *cb, void *arg)
+{
+	struct proto_cat_read_req q = { .what = (uint8_t)what,
+		.name = proto_str_c(name), .min_index = min_index,
+		.wait_ms = wait_ms, .consistency = 1, .max_stale_ms = 15000 };
+	struct buf b;
+	int64_t r;
+	buf_init(&b);
+	proto_enc_cat_read_req(&b, &q);
+	r = store_request(st, PROTO_CAT_READ_REQ, &b,
+	    (unsigned)(wait_ms + 10000), cb, arg);
+	buf_free(&b);
+	return r;
 }
 
 /* Both peers' tables, http's first (worker_ops takes one table). */
@@ -235,7 +259,9 @@ chk_init(struct worker *w)
 	config_view(w->cfg, &cc);
 	chk_state_init(&state, w->loop, &cc, NULL);
 	state.catalog_read = catalog_read;
-	state.catalog_cancel = catalog_cancel;
+	state.catalog_cancel = store_cancel;
+	state.store_request = store_request;
+	state.store_cancel = store_cancel;
 	buf_init(&err);
 	if (defs_parse(w->cfg, &d, &err) < 0 ||
 	    defs_apply(&state, &d, &err) < 0) {
@@ -257,7 +283,17 @@ chk_start(struct worker *w)
 	chk_state_start(&state);
 	log_debug("%zu services, %zu checks", chk_service_count(&state),
 	    chk_check_count(&state));
+	chk_ae_start(&state);
 	return 0;
+}
+
+/* The store's channel came (back) up: a full sync now (one that failed
+ * for want of it is not left waiting for its retry). */
+static void
+chk_peer_up(struct worker *w, unsigned peer)
+{
+	if (peer == PROC_STORE)
+		chk_ae_sync_full(&state);
 }
 
 /* A definition from the config files (not the API, not maintenance). */
@@ -308,6 +344,7 @@ chk_reconfig(struct worker *w, struct agent_config *nc, struct buf *err)
 		return -EINVAL;
 	config_view(nc, &cc);
 	chk_state_reconfig(&state, &cc);
+	chk_ae_node_changed(&state);
 	state.gen++;
 	r = defs_apply(&state, &d, err) < 0 ? -EINVAL : 0;
 	if (r == 0)
@@ -323,6 +360,8 @@ chk_stop(struct worker *w, unsigned reason)
 	chk_state_free(&state);
 	chk_resolver_stop(&state);
 	chk_tls_free(&state);
+	free(meta_view);
+	meta_view = NULL;
 	return false;
 }
 
@@ -345,6 +384,7 @@ const struct worker_ops checks_ops = {
 	.nhandlers = nitems(handlers),
 	.init = chk_init,
 	.start = chk_start,
+	.peer_up = chk_peer_up,
 	.reconfig = chk_reconfig,
 	.stop = chk_stop,
 	.stats = chk_stats,
