@@ -1,10 +1,11 @@
 """/v1/kv and /v1/txn against a real -dev agent (writes through Raft)."""
 import base64
 import json
+import os
 import threading
 import time
 
-from conftest import http
+from conftest import http, wait_for
 
 
 def put(a, key, body=b"", **params):
@@ -228,3 +229,49 @@ def test_snapshot_cli(agent, tmp_path):
     (tmp_path / "junk").write_bytes(b"junk")
     r = agent.cli("snapshot", "restore", str(tmp_path / "junk"), env=env)
     assert r.returncode == 1 and "Error restoring snapshot" in r.stderr
+
+
+def autopilot(a, **body):
+    if body:
+        r = a.put("/v1/operator/autopilot/configuration",
+                  body=json.dumps(body).encode())
+        assert r.status == 200 and r.body == b"true", r.body
+    r = a.get("/v1/operator/autopilot/configuration")
+    assert r.status == 200
+    return r.json()
+
+
+def test_snapshot_carries_autopilot_configuration(agent):
+    # Consul's snapshot holds the whole state store, the autopilot
+    # configuration included: a restore brings the saved one back.
+    autopilot(agent, CleanupDeadServers=False, MaxTrailingLogs=333)
+    archive = agent.get("/v1/snapshot").body
+    conf = autopilot(agent, CleanupDeadServers=True, MaxTrailingLogs=444)
+    assert conf["MaxTrailingLogs"] == 444
+    assert agent.put("/v1/snapshot", body=archive).status == 200
+    conf = autopilot(agent)
+    assert conf["MaxTrailingLogs"] == 333
+    assert conf["CleanupDeadServers"] is False
+
+
+def test_autopilot_configuration_survives_compaction(agents, tmp_path):
+    # The set is compacted out of the log: only the Raft snapshot can
+    # bring it back after a restart.
+    cfg = tmp_path / "snap.json"
+    cfg.write_text(json.dumps({"raft_snapshot_threshold": 8,
+                               "raft_trailing_logs": 2}))
+    a = agents("-server", "-bootstrap", "-config-file", str(cfg), dev=False)
+    a.start()
+    autopilot(a, MaxTrailingLogs=321, ServerStabilizationTime="7s")
+    for i in range(30):
+        assert put(a, "fill/%d" % i, b"v").body == b"true"
+    snaps = os.path.join(a.data_dir, "raft", "snapshots")
+    wait_for(lambda: any(n.endswith(".snap") for n in os.listdir(snaps)),
+             what="a Raft snapshot")
+    a.stop()
+    a.start()
+    wait_for(lambda: a.get("/v1/kv/fill/29").status == 200,
+             what="leader after restart")
+    conf = autopilot(a)
+    assert conf["MaxTrailingLogs"] == 321
+    assert conf["ServerStabilizationTime"] == "7s"

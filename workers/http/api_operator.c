@@ -377,18 +377,31 @@ api_operator_autopilot_conf(struct http_ctx *c, const struct http_request *req)
 	api_go(r);
 }
 
-/* health: Consul's api.ServerHealth fields, in its order. */
+/*
+ * One server of the health (api.ServerHealth) or state
+ * (api.AutopilotServer, keyed by its ID) answer: the same fields, but
+ * state names SerfStatus NodeStatus, leaves out Leader and Voter and adds
+ * Status, Meta and NodeType.
+ */
 static void
-put_health_server(struct json_w *jw, const struct proto_autopilot_server *s)
+put_server(struct json_w *jw, const struct proto_autopilot_server *s,
+    bool state)
 {
+	if (state) {
+		char *id = proto_str_dup(s->id);
+		json_w_key(jw, id ? id : "");
+		free(id);
+	}
 	json_w_obj_open(jw);
 	json_strn_key(jw, "ID", s->id);
 	json_strn_key(jw, "Name", s->name);
 	json_strn_key(jw, "Address", s->addr);
-	json_strn_key(jw, "SerfStatus", s->serf_status);
+	json_strn_key(jw, state ? "NodeStatus" : "SerfStatus", s->serf_status);
 	json_strn_key(jw, "Version", s->version);
-	json_w_key(jw, "Leader");
-	json_w_bool(jw, s->leader);
+	if (!state) {
+		json_w_key(jw, "Leader");
+		json_w_bool(jw, s->leader);
+	}
 	put_duration(jw, "LastContact", s->last_contact_ms);
 	json_w_key(jw, "LastTerm");
 	json_w_uint(jw, s->last_term);
@@ -396,39 +409,19 @@ put_health_server(struct json_w *jw, const struct proto_autopilot_server *s)
 	json_w_uint(jw, s->last_index);
 	json_w_key(jw, "Healthy");
 	json_w_bool(jw, s->healthy);
-	json_w_key(jw, "Voter");
-	json_w_bool(jw, s->voter);
+	if (!state) {
+		json_w_key(jw, "Voter");
+		json_w_bool(jw, s->voter);
+	}
 	put_time(jw, "StableSince", s->stable_since_ms);
-	json_w_obj_close(jw);
-}
-
-/* state: api.AutopilotServer, under its ID. */
-static void
-put_state_server(struct json_w *jw, const struct proto_autopilot_server *s)
-{
-	char *id = proto_str_dup(s->id);
-	json_w_key(jw, id ? id : "");
-	free(id);
-	json_w_obj_open(jw);
-	json_strn_key(jw, "ID", s->id);
-	json_strn_key(jw, "Name", s->name);
-	json_strn_key(jw, "Address", s->addr);
-	json_strn_key(jw, "NodeStatus", s->serf_status);
-	json_strn_key(jw, "Version", s->version);
-	put_duration(jw, "LastContact", s->last_contact_ms);
-	json_w_key(jw, "LastTerm");
-	json_w_uint(jw, s->last_term);
-	json_w_key(jw, "LastIndex");
-	json_w_uint(jw, s->last_index);
-	json_w_key(jw, "Healthy");
-	json_w_bool(jw, s->healthy);
-	put_time(jw, "StableSince", s->stable_since_ms);
-	json_strn_key(jw, "Status", s->status);
-	json_w_key(jw, "Meta");
-	json_w_obj_open(jw);
-	json_w_obj_close(jw);
-	json_w_key(jw, "NodeType");
-	json_w_str(jw, "voter");
+	if (state) {
+		json_strn_key(jw, "Status", s->status);
+		json_w_key(jw, "Meta");
+		json_w_obj_open(jw);
+		json_w_obj_close(jw);
+		json_w_key(jw, "NodeType");
+		json_w_str(jw, "voter");
+	}
 	json_w_obj_close(jw);
 }
 
@@ -467,7 +460,7 @@ health_done(struct api_req *r)
 	while (proto_strv_next(&it, &item)) {
 		struct proto_autopilot_server s;
 		if (proto_dec_autopilot_server(item.p, item.len, &s) == 0)
-			put_health_server(&jw, &s);
+			put_server(&jw, &s, false);
 	}
 	json_w_arr_close(&jw);
 	json_w_obj_close(&jw);
@@ -482,16 +475,24 @@ health_done(struct api_req *r)
 	http_reply_json(r->ctx, h.healthy ? 200 : 429, &out);
 }
 
-void
-api_operator_autopilot_health(struct http_ctx *c,
-    const struct http_request *req)
+/* health and state are two views of one AUTOPILOT_HEALTH answer. */
+static void
+ask_health(struct http_ctx *c, const struct http_request *req,
+    void (*done)(struct api_req *))
 {
 	bool stale;
 	if (!want_stale(c, req, &stale))
 		return;
-	struct api_req *r = api_req_new(c, health_done);
+	struct api_req *r = api_req_new(c, done);
 	api_ask(r, PROC_STORE, PROTO_AUTOPILOT_HEALTH_REQ, NULL);
 	api_go(r);
+}
+
+void
+api_operator_autopilot_health(struct http_ctx *c,
+    const struct http_request *req)
+{
+	ask_health(c, req, health_done);
 }
 
 static void
@@ -518,7 +519,7 @@ state_done(struct api_req *r)
 	proto_strv_iter_init(&it, &h.servers);
 	while (proto_strv_next(&it, &item))
 		if (proto_dec_autopilot_server(item.p, item.len, &s) == 0)
-			put_state_server(&jw, &s);
+			put_server(&jw, &s, true);
 	json_w_obj_close(&jw);
 	json_strn_key(&jw, "Leader", h.leader);
 	json_w_key(&jw, "Voters");
@@ -537,10 +538,5 @@ void
 api_operator_autopilot_state(struct http_ctx *c,
     const struct http_request *req)
 {
-	bool stale;
-	if (!want_stale(c, req, &stale))
-		return;
-	struct api_req *r = api_req_new(c, state_done);
-	api_ask(r, PROC_STORE, PROTO_AUTOPILOT_HEALTH_REQ, NULL);
-	api_go(r);
+	ask_health(c, req, state_done);
 }

@@ -41,6 +41,7 @@ struct store_waiter;
 struct worker;
 struct ipc_chan;
 struct ipc_msg;
+struct buf;
 
 /* Serf member status, as MEMBER carries it; REAPED is ours. */
 enum cl_status {
@@ -172,6 +173,12 @@ void cluster_autopilot_defaults(struct store *st);
 void cluster_autopilot_tick(struct store *st);
 void cluster_health_update(struct store *st);
 const struct cl_health *cluster_health(const struct store *st, uint64_t id);
+/* The replicated configuration to and from an AUTOPILOT_CONF message
+ * (the operator API's answer and the state snapshot's record, which keep
+ * create_index and modify_index); decode: 0 or -EBADMSG. */
+void cluster_autopilot_encode(const struct cl_autopilot *ap, struct buf *out);
+int cluster_autopilot_decode(struct cl_autopilot *ap, const uint8_t *p,
+    size_t len);
 /* Apply a committed AUTOPILOT_SET_REQ command; false if e is not one. */
 bool cluster_apply(struct store *st, const struct rft_entry *e,
     struct store_waiter *w);

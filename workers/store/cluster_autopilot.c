@@ -254,6 +254,38 @@ ap_from_msg(struct cl_autopilot *ap, const struct proto_autopilot_conf *m)
 	    sizeof(ap->upgrade_version_tag));
 }
 
+/* The replicated configuration as an AUTOPILOT_CONF message. */
+void
+cluster_autopilot_encode(const struct cl_autopilot *ap, struct buf *out)
+{
+	struct proto_autopilot_conf m = {
+		.cleanup_dead_servers = ap->cleanup_dead_servers,
+		.last_contact_threshold_ms = ap->last_contact_threshold_ms,
+		.max_trailing_logs = ap->max_trailing_logs,
+		.min_quorum = ap->min_quorum,
+		.server_stabilization_time_ms = ap->server_stabilization_time_ms,
+		.redundancy_zone_tag = proto_str_c(ap->redundancy_zone_tag),
+		.disable_upgrade_migration = ap->disable_upgrade_migration,
+		.upgrade_version_tag = proto_str_c(ap->upgrade_version_tag),
+		.create_index = ap->create_index,
+		.modify_index = ap->modify_index,
+	};
+	proto_enc_autopilot_conf(out, &m);
+}
+
+int
+cluster_autopilot_decode(struct cl_autopilot *ap, const uint8_t *p,
+    size_t len)
+{
+	struct proto_autopilot_conf m;
+	if (proto_dec_autopilot_conf(p, len, &m) < 0)
+		return -EBADMSG;
+	ap_from_msg(ap, &m);
+	ap->create_index = m.create_index;
+	ap->modify_index = m.modify_index;
+	return 0;
+}
+
 /* Deterministic on every server: the CAS is decided by the log. */
 bool
 cluster_apply(struct store *st, const struct rft_entry *e,

@@ -200,22 +200,9 @@ cluster_transfer_check(struct store *st)
 static void
 answer_autopilot(struct store *st, struct store_waiter *w)
 {
-	const struct cl_autopilot *ap = &st->cl->ap;
-	struct proto_autopilot_conf m = {
-		.cleanup_dead_servers = ap->cleanup_dead_servers,
-		.last_contact_threshold_ms = ap->last_contact_threshold_ms,
-		.max_trailing_logs = ap->max_trailing_logs,
-		.min_quorum = ap->min_quorum,
-		.server_stabilization_time_ms = ap->server_stabilization_time_ms,
-		.redundancy_zone_tag = proto_str_c(ap->redundancy_zone_tag),
-		.disable_upgrade_migration = ap->disable_upgrade_migration,
-		.upgrade_version_tag = proto_str_c(ap->upgrade_version_tag),
-		.create_index = ap->create_index,
-		.modify_index = ap->modify_index,
-	};
 	struct buf out;
 	buf_init(&out);
-	proto_enc_autopilot_conf(&out, &m);
+	cluster_autopilot_encode(&st->cl->ap, &out);
 	reply_buf(st, w, PROTO_AUTOPILOT_CONF, &out);
 }
 

@@ -98,6 +98,13 @@ int store_snapshot_write(struct store *st, struct rft_snap_writer *w);
 void store_snapshot_body(struct store *st, struct buf *out);
 /* Parse without applying: 0 or -EBADMSG. */
 int store_snapshot_validate(const uint8_t *p, size_t len);
+/* -dev (no data dir): the newest snapshot kept in memory, taken at index;
+ * read as the core's snapshot_read (count, 0 at the end, -ENOENT when
+ * index is not the one kept). */
+int store_snapshot_take_mem(struct store *st, uint64_t index);
+int store_snapshot_read_mem(uint64_t index, uint64_t off, void *p,
+    size_t len);
+void store_snapshot_free_mem(void);
 /* store_snapapi.c: /v1/snapshot save and restore. */
 void store_on_snapshot_save(struct worker *wk, unsigned from,
     struct ipc_chan *ch, struct ipc_msg *m);

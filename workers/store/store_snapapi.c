@@ -10,19 +10,6 @@
 #include "lib/log.h"
 
 #include <errno.h>
-#include <string.h>
-
-static void
-waiter_of(struct worker *wk, unsigned from, const struct ipc_msg *m,
-    struct store_waiter *w)
-{
-	memset(w, 0, sizeof(*w));
-	w->peer = from;
-	w->epoch = wk->peer_epoch[from];
-	w->reqid = m->hdr.reqid;
-	w->type = m->hdr.type;
-	buf_init(&w->req);
-}
 
 void
 store_on_snapshot_save(struct worker *wk, unsigned from, struct ipc_chan *ch,
@@ -32,10 +19,11 @@ store_on_snapshot_save(struct worker *wk, unsigned from, struct ipc_chan *ch,
 	struct proto_snapshot_save_req q;
 	struct store_waiter w;
 	proto_dec_snapshot_save_req(m->data, m->len, &q);
-	waiter_of(wk, from, m, &w);
+	store_waiter_from(wk, from, m, &w);
 	if (st->raft == NULL || (q.consistency != 1 && !store_is_leader(st))) {
 		store_reply_error(st, &w, -ENOTCONN, st->raft ?
 		    "No cluster leader" : "No known Consul servers");
+		store_waiter_free(&w);
 		return;
 	}
 	struct buf body, out;
@@ -47,6 +35,7 @@ store_on_snapshot_save(struct worker *wk, unsigned from, struct ipc_chan *ch,
 		.state = { (const char *)body.data, (uint32_t)body.len } };
 	proto_enc_snapshot(&out, &s);
 	store_reply(st, &w, PROTO_SNAPSHOT, &out);
+	store_waiter_free(&w);
 	buf_free(&body);
 	buf_free(&out);
 }
@@ -58,18 +47,20 @@ store_on_state_restore(struct worker *wk, unsigned from, struct ipc_chan *ch,
 	struct store *st = wk->app;
 	struct proto_state_restore q;
 	struct store_waiter w;
-	waiter_of(wk, from, m, &w);
-	proto_dec_state_restore(m->data, m->len, &q);
+	store_waiter_from(wk, from, m, &w);
+	proto_dec_state_restore(w.req.data, w.req.len, &q);
 	if (store_snapshot_validate((const uint8_t *)q.state.p, q.state.len) < 0) {
 		store_reply_error(st, &w, -EBADMSG,
 		    "Error restoring snapshot: the state in it is malformed");
+		store_waiter_free(&w);
 		return;
 	}
-	struct buf msg = { (uint8_t *)m->data, m->len, m->len };
-	int r = store_propose(st, PROTO_STATE_RESTORE, &msg, &w);
-	if (r < 0)
+	int r = store_propose(st, PROTO_STATE_RESTORE, &w.req, &w);
+	if (r < 0) {
 		store_reply_error(st, &w, r, st->raft ? "No cluster leader" :
 		    "No known Consul servers");
+		store_waiter_free(&w);
+	}
 }
 
 void
