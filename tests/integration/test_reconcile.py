@@ -67,6 +67,8 @@ def start_client(agents, srv):
                dev=False).start()
     wait_for(lambda: serf_is(srv, c.name, ALIVE), 20,
              what="%s registered alive" % c.name)
+    # Its own store hears of the server through gossip too, maybe later.
+    wait_for(lambda: leader_of(c), 10, what="%s knows a server" % c.name)
     return c
 
 
