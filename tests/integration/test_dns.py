@@ -337,3 +337,23 @@ def test_client_agent_serves_the_servers_catalog(agents, tmp_path):
     wait_for(lambda: cli.worker_pids().get("dns") not in (None, old), 10,
              what="dns respawned")
     settled(cli, "web.service.consul", ["10.0.0.2"], timeout=5)
+
+
+def test_store_killed_dns_catches_up(agents):
+    """A durable server's store killed with -9: DNS keeps serving what it
+    had, then re-syncs from the recovered store and follows new writes."""
+    a = agents("-server", "-bootstrap-expect", "1", dev=False).start()
+    wait_for(lambda: a.get("/v1/status/leader").json(), 15, what="a leader")
+    register(a, "web-1", "10.0.0.1", {"Service": "web", "Port": 80})
+    settled(a, "web.service.consul", ["10.0.0.1"])
+    old = a.worker_pids()["store"]
+    os.kill(old, signal.SIGKILL)
+    assert a_records(a, "web.service.consul") == ["10.0.0.1"]
+    wait_for(lambda: a.worker_pids().get("store") not in (None, old), 10,
+             what="store respawned")
+    wait_for(lambda: a.get("/v1/status/leader").json(), 15, what="a leader")
+    wait_for(lambda: a.put("/v1/catalog/deregister", json.dumps(
+        {"Node": "web-1"}).encode()).status == 200, 10, what="a write")
+    register(a, "web-2", "10.0.0.2", {"Service": "web", "Port": 80})
+    settled(a, "web.service.consul", ["10.0.0.2"], timeout=2)
+    assert query(a, "web-1.node.consul").rcode == NXDOMAIN
