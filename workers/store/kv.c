@@ -62,15 +62,46 @@ kv_init(struct kv_table *t)
 	avl_init(&t->tombs, tomb_cmp);
 }
 
-static void
-entry_free(struct kv_entry *e)
+/* The entry with its key and value in one allocation: one malloc header
+ * and one rounding per key instead of three (100k keys of 256 B hold
+ * about 3 MB less). */
+struct kv_entry *
+kv_entry_new(const char *key, uint32_t keylen, const uint8_t *value,
+    uint32_t vlen)
+{
+	struct kv_entry *e = xmalloc(sizeof(*e) + keylen + 1 + vlen);
+	memset(e, 0, sizeof(*e));
+	e->key = (char *)(e + 1);
+	memcpy(e->key, key, keylen);
+	e->key[keylen] = '\0';
+	e->keylen = keylen;
+	e->vlen = vlen;
+	if (vlen) {
+		e->value = (uint8_t *)e->key + keylen + 1;
+		memcpy(e->value, value, vlen);
+	}
+	return e;
+}
+
+/* Entries built field by field (key and value malloc'd on their own)
+ * are freed as well as kv_entry_new's. */
+void
+kv_entry_free(struct kv_entry *e)
 {
 	if (e == NULL)
 		return;
-	free(e->key);
-	free(e->value);
+	if (e->key != (char *)(e + 1)) {
+		free(e->key);
+		free(e->value);
+	}
 	free(e->session);
 	free(e);
+}
+
+static void
+entry_free(struct kv_entry *e)
+{
+	kv_entry_free(e);
 }
 
 void
@@ -183,14 +214,8 @@ static struct kv_entry *
 put(struct txn *tx, struct kv_entry *cur, const struct kv_op *op,
     uint64_t lock_index, const char *session)
 {
-	struct kv_entry *e = xcalloc(1, sizeof(*e));
-	e->key = xstrndup(op->key, op->keylen);
-	e->keylen = op->keylen;
-	e->vlen = op->vlen;
-	if (op->vlen) {
-		e->value = xmalloc(op->vlen);
-		memcpy(e->value, op->value, op->vlen);
-	}
+	struct kv_entry *e = kv_entry_new(op->key, op->keylen, op->value,
+	    op->vlen);
 	e->flags = op->flags;
 	e->create_index = cur ? cur->create_index : tx->index;
 	e->modify_index = tx->index;

@@ -88,6 +88,13 @@ struct kv_result {
 /* Session existence check for lock (NULL: any non-empty id is valid). */
 typedef bool kv_session_fn(void *arg, const char *session);
 
+/* An entry holding copies of key (NUL-terminated) and value in the same
+ * allocation; everything else zero.  kv_entry_free frees it, and also an
+ * entry whose key and value were malloc'd separately. */
+struct kv_entry *kv_entry_new(const char *key, uint32_t keylen,
+    const uint8_t *value, uint32_t vlen);
+void kv_entry_free(struct kv_entry *e);
+
 void kv_init(struct kv_table *t);
 void kv_free(struct kv_table *t);
 

@@ -159,6 +159,12 @@ struct rft_cbs {
 	 * one batch is outstanding: the core gathers the next meanwhile, so
 	 * one fsync covers every entry proposed during the previous one. */
 	void (*persist)(void *ud, const struct rft_entry *e, size_t n);
+	/* sync, optional: read back entry index, durable in the log store,
+	 * whose data the core released (out->data malloc'd; the core frees
+	 * it).  With it the core keeps in memory only the data of entries
+	 * not yet applied or persisted, plus a short window for followers;
+	 * without it, every entry's data until compaction. */
+	int (*fetch)(void *ud, uint64_t index, struct rft_entry *out);
 	/* sync: make current term and vote durable before returning; the
 	 * core sends nothing that depends on them first (Figure 3.1). */
 	int (*save_term)(void *ud, uint64_t term, uint64_t vote);
@@ -301,7 +307,8 @@ uint64_t rft_last_term(const struct rft *r);
 uint64_t rft_snapshot_index(const struct rft *r);
 uint64_t rft_snapshot_term(const struct rft *r);
 const struct rft_conf *rft_conf(const struct rft *r);
-/* Entry at index if held in memory, else NULL. */
+/* Entry at index if held in memory, else NULL.  Its data is NULL (with
+ * len > 0) once released (see rft_cbs.fetch). */
 const struct rft_entry *rft_entry_at(const struct rft *r, uint64_t index);
 /* The peer's replication progress (leader only): false if unknown. */
 bool rft_peer_progress(const struct rft *r, uint64_t id, uint64_t *match,

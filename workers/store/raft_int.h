@@ -57,6 +57,7 @@ struct rft {
 	uint64_t snap_index, snap_term;
 	struct rft_conf snap_conf;
 	uint64_t commit, applied, persisted, next_persist;
+	uint64_t released;	/* NORMAL entries <= this may lack data */
 	bool persist_busy;
 	uint64_t verified;	/* follower: matches the leader through */
 	uint64_t last_seq, last_ts;	/* follower: latest from the leader */
@@ -102,6 +103,13 @@ void rft_log_truncate(struct rft *r, uint64_t from);
 void rft_log_compact(struct rft *r, uint64_t upto);
 void rft_log_reset(struct rft *r, uint64_t snap_index, uint64_t snap_term);
 void rft_log_free(struct rft *r);
+void rft_log_release(struct rft *r);
+/* Entries [index, index + *n) for sending, the released ones read back
+ * through fetch; *n shrinks to the complete prefix.  Return them with
+ * rft_log_put_back. */
+const struct rft_entry *rft_log_borrow(struct rft *r, uint64_t index,
+    size_t *n, bool *copy);
+void rft_log_put_back(const struct rft_entry *e, size_t n, bool copy);
 /* Configuration in effect at index (latest CONF entry <= index). */
 void rft_conf_at(const struct rft *r, uint64_t index, struct rft_conf *out,
     uint64_t *conf_index);

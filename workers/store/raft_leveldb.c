@@ -7,6 +7,13 @@
  * sync set LevelDB fsyncs its log before returning, which is what makes
  * one persist batch cost one fsync.  Entries deleted by compaction need
  * no sync: a crash brings them back and the core drops them again.
+ *
+ * The writer thread (rft_store_append_async): one batch at a time, built
+ * and accounted for (first, last) on the owner's thread; the thread only
+ * runs the synced leveldb_write, which LevelDB serializes with the
+ * owner's own writes (term, vote, configuration, compaction deletes).
+ * Those touch other keys than a batch in flight (compaction only deletes
+ * durable entries below it), so their order against it does not matter.
  */
 #include "workers/store/raft_store_int.h"
 #include "workers/store/raft_wire.h"
@@ -15,8 +22,14 @@
 
 #include <errno.h>
 #include <leveldb/c.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Read cache for entries read back (followers that lag, start-up); the
+ * hot entries are in the core's memory.  LevelDB's default is 8 MiB. */
+#define LDB_CACHE_BYTES (1u << 20)
 
 struct ldbstore {
 	struct rft_store base;
@@ -25,7 +38,18 @@ struct ldbstore {
 	leveldb_readoptions_t *ropt;
 	leveldb_writeoptions_t *wopt;	/* sync as asked */
 	leveldb_writeoptions_t *wopt_lazy;
+	leveldb_readoptions_t *ropt_scan;	/* no cache fill */
+	leveldb_cache_t *cache;
 	uint64_t first, last;		/* stored entries, 0 when none */
+
+	/* The writer thread; job and busy under mu. */
+	pthread_t thr;
+	bool thr_started, stop, busy;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	leveldb_writebatch_t *job;
+	rft_store_done_fn *done;
+	void *done_arg;
 };
 
 static void
@@ -72,7 +96,7 @@ batch_delete_range(struct ldbstore *l, leveldb_writebatch_t *b,
     uint64_t from, uint64_t to)
 {
 	uint8_t k[9];
-	leveldb_iterator_t *it = leveldb_create_iterator(l->db, l->ropt);
+	leveldb_iterator_t *it = leveldb_create_iterator(l->db, l->ropt_scan);
 	key_of(k, from);
 	for (leveldb_iter_seek(it, (const char *)k, sizeof(k));
 	    leveldb_iter_valid(it); leveldb_iter_next(it)) {
@@ -132,7 +156,7 @@ ldb_load(struct rft_store *s, struct rft_stored *out)
 	    (r = get_u64(l, "Svote", &out->vote)) < 0 ||
 	    (r = load_conf(l, out)) < 0)
 		return r;
-	leveldb_iterator_t *it = leveldb_create_iterator(l->db, l->ropt);
+	leveldb_iterator_t *it = leveldb_create_iterator(l->db, l->ropt_scan);
 	for (leveldb_iter_seek(it, "L", 1); leveldb_iter_valid(it);
 	    leveldb_iter_next(it)) {
 		size_t klen, vlen;
@@ -154,10 +178,11 @@ ldb_load(struct rft_store *s, struct rft_stored *out)
 	return r;
 }
 
-static int
-ldb_append(struct rft_store *s, const struct rft_entry *e, size_t n)
+/* The batch for an append; the bookkeeping assumes it will be written
+ * (a failed write is fatal to the caller). */
+static leveldb_writebatch_t *
+append_batch(struct ldbstore *l, const struct rft_entry *e, size_t n)
 {
-	struct ldbstore *l = (struct ldbstore *)s;
 	leveldb_writebatch_t *b = leveldb_writebatch_create();
 	if (l->last && e[0].index <= l->last)
 		batch_delete_range(l, b, e[0].index, l->last);
@@ -172,12 +197,117 @@ ldb_append(struct rft_store *s, const struct rft_entry *e, size_t n)
 		    (const char *)v.data, v.len);
 	}
 	buf_free(&v);
-	int r = ldb_write(l, b, true);
-	if (r == 0) {
-		if (!l->first || e[0].index < l->first)
-			l->first = e[0].index;
-		l->last = e[n - 1].index;
+	if (!l->first || e[0].index < l->first)
+		l->first = e[0].index;
+	l->last = e[n - 1].index;
+	return b;
+}
+
+static int
+ldb_append(struct rft_store *s, const struct rft_entry *e, size_t n)
+{
+	struct ldbstore *l = (struct ldbstore *)s;
+	rft_store_drain(s);
+	return ldb_write(l, append_batch(l, e, n), true);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct ldbstore *l = arg;
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		while (!l->job && !l->stop)
+			pthread_cond_wait(&l->cv, &l->mu);
+		if (!l->job)
+			break;
+		leveldb_writebatch_t *b = l->job;
+		rft_store_done_fn *done = l->done;
+		void *done_arg = l->done_arg;
+		l->job = NULL;
+		pthread_mutex_unlock(&l->mu);
+		int r = ldb_write(l, b, true);
+		done(done_arg, r);
+		pthread_mutex_lock(&l->mu);
+		l->busy = false;
+		pthread_cond_broadcast(&l->cv);
 	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* The writer takes no signals: the owner's loop handles them. */
+static int
+writer_start(struct ldbstore *l)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&l->thr, NULL, writer_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0)
+		return -r;
+	l->thr_started = true;
+	return 0;
+}
+
+static int
+ldb_append_async(struct rft_store *s, const struct rft_entry *e, size_t n,
+    rft_store_done_fn *done, void *arg)
+{
+	struct ldbstore *l = (struct ldbstore *)s;
+	int r;
+	if (!l->thr_started && (r = writer_start(l)) < 0)
+		return r;
+	rft_store_drain(s);
+	leveldb_writebatch_t *b = append_batch(l, e, n);
+	pthread_mutex_lock(&l->mu);
+	l->job = b;
+	l->done = done;
+	l->done_arg = arg;
+	l->busy = true;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	return 0;
+}
+
+static void
+ldb_drain(struct rft_store *s)
+{
+	struct ldbstore *l = (struct ldbstore *)s;
+	if (!l->thr_started)
+		return;
+	pthread_mutex_lock(&l->mu);
+	while (l->busy)
+		pthread_cond_wait(&l->cv, &l->mu);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static int
+ldb_get(struct rft_store *s, uint64_t index, struct rft_entry *out)
+{
+	struct ldbstore *l = (struct ldbstore *)s;
+	uint8_t k[9];
+	char *err = NULL;
+	size_t len;
+	key_of(k, index);
+	char *val = leveldb_get(l->db, l->ropt, (const char *)k, sizeof(k),
+	    &len, &err);
+	if (err)
+		return ldb_err(err);
+	if (!val)
+		return -ENOENT;
+	struct rft_entry e;
+	int r = rft_wire_entry_decode(val, len, index, &e) < 0 ? -EBADMSG : 0;
+	if (r == 0) {
+		*out = e;
+		out->cookie = 0;
+		uint8_t *d = xmalloc(e.len ? e.len : 1);
+		if (e.len)
+			memcpy(d, e.data, e.len);
+		out->data = d;
+	}
+	leveldb_free(val);
 	return r;
 }
 
@@ -202,6 +332,7 @@ static int
 ldb_reset(struct rft_store *s)
 {
 	struct ldbstore *l = (struct ldbstore *)s;
+	rft_store_drain(s);
 	leveldb_writebatch_t *b = leveldb_writebatch_create();
 	batch_delete_range(l, b, 0, UINT64_MAX);
 	int r = ldb_write(l, b, true);
@@ -240,10 +371,22 @@ static void
 ldb_close(struct rft_store *s)
 {
 	struct ldbstore *l = (struct ldbstore *)s;
+	if (l->thr_started) {
+		pthread_mutex_lock(&l->mu);
+		l->stop = true;
+		pthread_cond_broadcast(&l->cv);
+		pthread_mutex_unlock(&l->mu);
+		pthread_join(l->thr, NULL);
+	}
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
 	if (l->db)
 		leveldb_close(l->db);
 	leveldb_options_destroy(l->opt);
+	if (l->cache)
+		leveldb_cache_destroy(l->cache);
 	leveldb_readoptions_destroy(l->ropt);
+	leveldb_readoptions_destroy(l->ropt_scan);
 	leveldb_writeoptions_destroy(l->wopt);
 	leveldb_writeoptions_destroy(l->wopt_lazy);
 	free(l);
@@ -251,7 +394,7 @@ ldb_close(struct rft_store *s)
 
 static const struct rft_store_ops ldb_ops = {
 	ldb_load, ldb_append, ldb_compact, ldb_reset, ldb_set_term,
-	ldb_set_conf, ldb_close,
+	ldb_set_conf, ldb_close, ldb_append_async, ldb_drain, ldb_get,
 };
 
 /* Find the first and last stored indexes. */
@@ -283,11 +426,18 @@ rft_store_open_leveldb(const char *dir, bool sync, struct rft_store **out)
 	struct ldbstore *l = xcalloc(1, sizeof(*l));
 	char *err = NULL;
 	l->base.ops = &ldb_ops;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
 	l->opt = leveldb_options_create();
 	leveldb_options_set_create_if_missing(l->opt, 1);
 	leveldb_options_set_paranoid_checks(l->opt, 1);
+	l->cache = leveldb_cache_create_lru(LDB_CACHE_BYTES);
+	leveldb_options_set_cache(l->opt, l->cache);
 	l->ropt = leveldb_readoptions_create();
 	leveldb_readoptions_set_verify_checksums(l->ropt, 1);
+	l->ropt_scan = leveldb_readoptions_create();
+	leveldb_readoptions_set_verify_checksums(l->ropt_scan, 1);
+	leveldb_readoptions_set_fill_cache(l->ropt_scan, 0);
 	l->wopt = leveldb_writeoptions_create();
 	leveldb_writeoptions_set_sync(l->wopt, sync);
 	l->wopt_lazy = leveldb_writeoptions_create();

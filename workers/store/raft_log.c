@@ -1,8 +1,12 @@
 /*
  * The core's in-memory copy of the log (every entry since the trailing
  * part kept behind the latest snapshot, §5.1), configurations, and small
- * helpers.  Memory is bounded by snapshot_threshold + trailing_logs
- * entries.
+ * helpers.  The entries' metadata (index, term, type, length) stay for
+ * snapshot_threshold + trailing_logs entries; with a fetch callback the
+ * data of an entry both applied and durable is released and read back
+ * from the log store when a follower needs it, so that the data held is
+ * only the unapplied or unpersisted tail and a short window behind the
+ * slowest follower's next index.
  */
 #include "workers/store/raft_int.h"
 #include "lib/util.h"
@@ -168,6 +172,77 @@ rft_log_reset(struct rft *r, uint64_t snap_index, uint64_t snap_term)
 	r->snap_index = snap_index;
 	r->snap_term = snap_term;
 	r->first = snap_index + 1;
+	r->released = snap_index;
+}
+
+/* Entries this far behind the applied index are released even when a
+ * follower still needs them: it reads them back from the log store. */
+#define RFT_KEEP_FOR_PEERS 128
+
+void
+rft_log_release(struct rft *r)
+{
+	if (!r->cb.fetch || r->nents == 0)
+		return;
+	uint64_t upto = MIN(r->applied, r->persisted);
+	if (r->role == RFT_LEADER) {
+		uint64_t need = upto;
+		for (unsigned i = 0; i < r->nprog; i++)
+			need = MIN(need, r->prog[i].next - 1);
+		uint64_t floor = upto > RFT_KEEP_FOR_PEERS ?
+		    upto - RFT_KEEP_FOR_PEERS : 0;
+		upto = MAX(need, floor);
+	}
+	upto = MIN(upto, rft_log_last(r));
+	for (uint64_t i = MAX(r->released + 1, r->first); i <= upto; i++) {
+		struct rft_entry *e = &r->ents[i - r->first];
+		/* Configurations stay: rft_conf_at decodes them. */
+		if (e->type == RFT_ENTRY_NORMAL)
+			ent_free(e);
+	}
+	if (upto > r->released)
+		r->released = upto;
+}
+
+const struct rft_entry *
+rft_log_borrow(struct rft *r, uint64_t index, size_t *n, bool *copy)
+{
+	struct rft_entry *e = rft_log_get(r, index);
+	*copy = false;
+	if (index > r->released)
+		return e;
+	struct rft_entry *c = xmalloc(*n * sizeof(*c));
+	size_t k;
+	*copy = true;
+	for (k = 0; k < *n; k++) {
+		c[k] = e[k];
+		c[k].cookie = 0;	/* here: 1 when the data is a copy */
+		if (e[k].data || e[k].len == 0)
+			continue;
+		struct rft_entry f;
+		if (r->cb.fetch(r->ud, e[k].index, &f) < 0)
+			break;
+		if (f.term != e[k].term || f.len != e[k].len ||
+		    f.type != e[k].type) {
+			free((void *)f.data);
+			break;
+		}
+		c[k].data = f.data;
+		c[k].cookie = 1;
+	}
+	*n = k;
+	return c;
+}
+
+void
+rft_log_put_back(const struct rft_entry *e, size_t n, bool copy)
+{
+	if (!copy)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (e[i].cookie)
+			free((void *)e[i].data);
+	free((void *)e);
 }
 
 void

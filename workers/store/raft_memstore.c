@@ -27,6 +27,30 @@ rft_store_append(struct rft_store *s, const struct rft_entry *e, size_t n)
 }
 
 int
+rft_store_append_async(struct rft_store *s, const struct rft_entry *e,
+    size_t n, rft_store_done_fn *done, void *arg)
+{
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 1; i < n; i++)
+		if (e[i].index != e[i - 1].index + 1)
+			return -EINVAL;
+	return s->ops->append_async(s, e, n, done, arg);
+}
+
+void
+rft_store_drain(struct rft_store *s)
+{
+	s->ops->drain(s);
+}
+
+int
+rft_store_get(struct rft_store *s, uint64_t index, struct rft_entry *out)
+{
+	return s->ops->get(s, index, out);
+}
+
+int
 rft_store_set_term(struct rft_store *s, uint64_t term, uint64_t vote)
 {
 	return s->ops->set_term(s, term, vote);
@@ -104,6 +128,37 @@ mem_append(struct rft_store *s, const struct rft_entry *e, size_t n)
 	return 0;
 }
 
+/* Memory needs no thread: done runs before this returns. */
+static int
+mem_append_async(struct rft_store *s, const struct rft_entry *e, size_t n,
+    rft_store_done_fn *done, void *arg)
+{
+	done(arg, mem_append(s, e, n));
+	return 0;
+}
+
+static void
+mem_drain(struct rft_store *s)
+{
+	(void)s;
+}
+
+static int
+mem_get(struct rft_store *s, uint64_t index, struct rft_entry *out)
+{
+	struct memstore *m = (struct memstore *)s;
+	if (m->st.n == 0 || index < m->st.ents[0].index ||
+	    index > m->st.ents[m->st.n - 1].index)
+		return -ENOENT;
+	const struct rft_entry *e = &m->st.ents[index - m->st.ents[0].index];
+	*out = *e;
+	uint8_t *d = xmalloc(e->len ? e->len : 1);
+	if (e->len)
+		memcpy(d, e->data, e->len);
+	out->data = d;
+	return 0;
+}
+
 static int
 mem_compact(struct rft_store *s, uint64_t upto)
 {
@@ -152,7 +207,7 @@ mem_close(struct rft_store *s)
 
 static const struct rft_store_ops mem_ops = {
 	mem_load, mem_append, mem_compact, mem_reset, mem_set_term,
-	mem_set_conf, mem_close,
+	mem_set_conf, mem_close, mem_append_async, mem_drain, mem_get,
 };
 
 struct rft_store *

@@ -108,6 +108,7 @@ rft_persisted(struct rft *r, uint64_t index, uint64_t term)
 	 * other term): then it proves nothing about the current log. */
 	if (rft_log_term(r, index, &t) && t == term && index > r->persisted)
 		r->persisted = index;
+	rft_log_release(r);
 	rft_flush_persist(r);
 	if (r->role == RFT_LEADER)
 		rft_maybe_commit(r);
@@ -193,6 +194,7 @@ rft_apply_committed(struct rft *r)
 	if (step_down)
 		rft_become_follower(r, r->term, 0);
 	rft_maybe_snapshot(r);
+	rft_log_release(r);
 }
 
 /* Entries that will not be applied with their cookie any more. */
@@ -311,6 +313,7 @@ send_append(struct rft *r, struct rft_progress *p, bool heartbeat)
 	m.append.seq = ++r->seq;
 	m.append.ts = r->now;
 	uint64_t last = rft_log_last(r);
+	bool copy = false;
 	if (!heartbeat && p->next <= last) {
 		size_t n = 0, bytes = 0;
 		const struct rft_entry *e = rft_log_get(r, p->next);
@@ -318,6 +321,16 @@ send_append(struct rft *r, struct rft_progress *p, bool heartbeat)
 		    (n == 0 || bytes + e[n].len <= r->cfg.max_append_bytes)) {
 			bytes += e[n].len;
 			n++;
+		}
+		e = rft_log_borrow(r, p->next, &n, &copy);
+		if (n == 0) {
+			/* The log store could not give them back: retry at
+			 * the next timeout, as after a lost probe. */
+			rft_log_put_back(e, n, copy);
+			to_probe(p, p->acc + 1);
+			p->probe_sent = true;
+			p->sent_ms = r->now;
+			return;
 		}
 		m.append.ents = e;
 		m.append.n = n;
@@ -334,6 +347,7 @@ send_append(struct rft *r, struct rft_progress *p, bool heartbeat)
 		}
 	}
 	rft_send(r, &m);
+	rft_log_put_back(m.append.ents, m.append.n, copy);
 }
 
 void

@@ -43,6 +43,26 @@ void rft_stored_free(struct rft_stored *st);
 /* Delete entries >= e[0].index, then store e[0..n): one atomic write. */
 int rft_store_append(struct rft_store *s, const struct rft_entry *e,
     size_t n);
+/*
+ * The same append, written in the background: the batch is built and the
+ * store's bookkeeping done on the calling thread, and only the synced
+ * write runs on the store's writer thread, so that the caller's event
+ * loop goes on reading requests while the fsync runs and the next batch
+ * gathers meanwhile (group commit).  At most one append may be in flight:
+ * the caller submits the next one after done.  done(arg, err) runs on the
+ * writer thread once the batch is durable (err 0) or failed; a store
+ * without a writer thread (memory) completes inline.  Other calls may run
+ * on the calling thread while an append is in flight, except reset,
+ * which must follow rft_store_drain.
+ */
+typedef void rft_store_done_fn(void *arg, int err);
+int rft_store_append_async(struct rft_store *s, const struct rft_entry *e,
+    size_t n, rft_store_done_fn *done, void *arg);
+/* Wait until no append is in flight (its done has run). */
+void rft_store_drain(struct rft_store *s);
+/* The stored entry at index (a durable one: not one in flight), its data
+ * malloc'd (free it); -ENOENT when not stored. */
+int rft_store_get(struct rft_store *s, uint64_t index, struct rft_entry *out);
 /* Delete entries <= upto. */
 int rft_store_compact(struct rft_store *s, uint64_t upto);
 /* Delete every entry (a snapshot replaced the log). */

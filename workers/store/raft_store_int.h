@@ -14,6 +14,10 @@ struct rft_store_ops {
 	int (*set_term)(struct rft_store *s, uint64_t term, uint64_t vote);
 	int (*set_conf)(struct rft_store *s, const struct rft_conf *c);
 	void (*close)(struct rft_store *s);
+	int (*append_async)(struct rft_store *s, const struct rft_entry *e,
+	    size_t n, rft_store_done_fn *done, void *arg);
+	void (*drain)(struct rft_store *s);
+	int (*get)(struct rft_store *s, uint64_t index, struct rft_entry *out);
 };
 
 struct rft_store {

@@ -6,6 +6,7 @@
 #ifndef MUSTER_STORE_H
 #define MUSTER_STORE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,8 +54,10 @@ struct store {
 	bool durable;
 	ev_timer tick;
 	ev_idle deferred;	/* answers the core's async callbacks */
+	/* The log batch on the writer thread (rft_store_append_async). */
+	ev_async persisted;
 	uint64_t persist_upto, persist_term;
-	bool persist_due;
+	_Atomic int persist_err;
 	bool snap_due;
 	uint64_t snap_index, snap_term;
 	int snap_err;

@@ -75,9 +75,7 @@ cb_send(void *ud, const struct rft_msg *m)
 
 /*
  * The core's asynchronous callbacks are answered from an idle watcher,
- * never from inside the callback: by then the loop has read every request
- * that was waiting, so they all join the next persisted batch (group
- * commit: one fsync for all of them).
+ * never from inside the callback (the core forbids re-entry).
  */
 static void
 deferred_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -86,10 +84,6 @@ deferred_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	ev_idle_stop(loop, w);
 	if (st->raft == NULL)
 		return;
-	if (st->persist_due) {
-		st->persist_due = false;
-		rft_persisted(st->raft, st->persist_upto, st->persist_term);
-	}
 	if (st->snap_due) {
 		st->snap_due = false;
 		rft_snapshot_taken(st->raft, st->snap_index, st->snap_term,
@@ -116,19 +110,51 @@ storage_failed(const char *what, int r)
 	fatalx("raft storage: %s: %s", what, strerror(-r));
 }
 
+/*
+ * Group commit (raft_store.h): the batch is written and fsynced on the
+ * log store's writer thread while this loop goes on reading requests;
+ * the core gathers them into the next batch, handed over once this one
+ * is durable.  Writes are answered only after their batch is durable
+ * (apply follows commit, which follows rft_persisted).
+ */
+static void
+persist_done(void *arg, int err)
+{
+	struct store *st = arg;
+	atomic_store(&st->persist_err, err);
+	ev_async_send(st->w->loop, &st->persisted);
+}
+
+static void
+persisted_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct store *st = w->data;
+	int r = atomic_load(&st->persist_err);
+	if (r < 0)
+		storage_failed("append", r);
+	if (st->raft)
+		rft_persisted(st->raft, st->persist_upto, st->persist_term);
+}
+
 static void
 cb_persist(void *ud, const struct rft_entry *e, size_t n)
 {
 	struct store *st = ud;
 	if (n == 0)
 		return;
-	int r = rft_store_append(st->log, e, n);
-	if (r < 0)
-		storage_failed("append", r);
 	st->persist_upto = e[n - 1].index;
 	st->persist_term = e[n - 1].term;
-	st->persist_due = true;
-	defer(st);
+	int r = rft_store_append_async(st->log, e, n, persist_done, st);
+	if (r < 0)
+		storage_failed("append", r);
+}
+
+/* A follower that lags reads entries the core no longer holds. */
+static int
+cb_fetch(void *ud, uint64_t index, struct rft_entry *out)
+{
+	struct store *st = ud;
+	return rft_store_get(st->log, index, out);
 }
 
 static int
@@ -311,6 +337,7 @@ cb_conf_changed(void *ud, const struct rft_conf *conf, uint64_t index)
 static const struct rft_cbs store_rft_cbs = {
 	.send = cb_send,
 	.persist = cb_persist,
+	.fetch = cb_fetch,
 	.save_term = cb_save_term,
 	.compact = cb_compact,
 	.apply = cb_apply,
@@ -434,6 +461,9 @@ store_raft_init(struct store *st)
 	st->raft = rft_new(&rc, &store_rft_cbs, st);
 	ev_idle_init(&st->deferred, deferred_cb);
 	st->deferred.data = st;
+	ev_async_init(&st->persisted, persisted_cb);
+	st->persisted.data = st;
+	ev_async_start(st->w->loop, &st->persisted);
 	if (st->raft == NULL || (r = boot_raft(st, &stored)) < 0) {
 		log_warnx("raft: cannot start from stored state: %s",
 		    r < 0 ? strerror(-r) : "out of memory");
@@ -465,6 +495,8 @@ store_raft_stop(struct store *st)
 		return;
 	ev_timer_stop(st->w->loop, &st->tick);
 	ev_idle_stop(st->w->loop, &st->deferred);
+	rft_store_drain(st->log);
+	ev_async_stop(st->w->loop, &st->persisted);
 	rft_free(st->raft);
 	st->raft = NULL;
 	if (st->outgoing)
