@@ -42,6 +42,7 @@ struct cli_cmd {
  * lists them sorted, with "agent" (run by main()).
  */
 #define CLI_COMMANDS(X)							\
+	X("catalog", cli_cmd_catalog, "Interact with the catalog")	\
 	X("event", cli_cmd_event, "Fire a new event")			\
 	X("force-leave", cli_cmd_force_leave,				\
 	    "Forces a member of the cluster to enter the \"left\" state") \
@@ -54,12 +55,15 @@ struct cli_cmd {
 	X("kv", cli_cmd_kv, "Interact with the key-value store")	\
 	X("leave", cli_cmd_leave,					\
 	    "Gracefully leaves the Muster cluster and shuts down")	\
+	X("maint", cli_cmd_maint,					\
+	    "Controls node or service maintenance mode")		\
 	X("members", cli_cmd_members,					\
 	    "Lists the members of a Muster cluster")			\
 	X("operator", cli_cmd_operator,					\
 	    "Provides cluster-level tools for Muster operators")	\
 	X("reload", cli_cmd_reload,					\
 	    "Triggers the agent to reload configuration files")		\
+	X("services", cli_cmd_services, "Interact with services")	\
 	X("snapshot", cli_cmd_snapshot,					\
 	    "Saves, restores and inspects snapshots of Muster server state") \
 	X("validate", cli_cmd_validate,					\
