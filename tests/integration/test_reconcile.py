@@ -2,8 +2,8 @@
 leader.go): every agent's node with a serfHealth check, the `consul`
 service on servers, serfHealth critical for a killed agent (its services
 leave ?passing but stay in the catalog), deregistration on a graceful
-leave, force-leave and prune, and a new leader catching up on what
-happened while it was not leading.
+leave, force-leave and prune, a new leader catching up on what happened
+while it was not leading, and the periodic pass repairing the catalog.
 
 A -dev server probes with -dev's fast gossip timing, so a killed client
 is failed within a few seconds; the 3-server cluster runs the LAN
@@ -243,3 +243,26 @@ def test_new_leader_reconciles(agents, cluster_cfg):
     wait_for(lambda: c.name not in nodes(rest[1]), 15,
              what="client deregistered by the new leader")
     assert leader_of(rest[1]) == new
+
+
+def test_periodic_pass_repairs_the_catalog(agents):
+    """Every reconcile_interval (60 s) the leader walks every member again:
+    what was changed behind its back is put right, and a node gossip does
+    not know (with a serfHealth check) is reaped."""
+    srv = agents().start()
+    wait_for(lambda: serf_is(srv, srv.name, ALIVE), 15, what="reconciled")
+    for body in ({"Node": "ghost", "Address": "10.0.0.8",
+                  "Check": {"CheckID": "serfHealth", "Status": "passing"}},
+                 {"Node": srv.name, "SkipNodeUpdate": True,
+                  "Check": {"CheckID": "serfHealth", "Status": "critical",
+                            "Output": "tampered"}}):
+        r = srv.put("/v1/catalog/register", body=json.dumps(body).encode())
+        assert r.status == 200 and r.body == b"true", r.body
+    assert "ghost" in nodes(srv)
+    assert serf_is(srv, srv.name, {"Output": "tampered"})
+    # No member event comes: only the periodic pass can do it.
+    wait_for(lambda: "ghost" not in nodes(srv), 75, interval=0.5,
+             what="ghost reaped by the periodic pass")
+    got = wait_for(lambda: serf_is(srv, srv.name, ALIVE), 5,
+                   what="serfHealth repaired")
+    assert {k: got[k] for k in ALIVE} == ALIVE
