@@ -22,6 +22,7 @@ struct ipc_msg;
 struct ipc_chan;
 struct store_rpc;	/* rpc.h: the server port */
 struct store_cluster;	/* cluster.h: servers, bootstrap, autopilot */
+struct store_snapjob;	/* store_raft.c */
 
 /* Who to answer once a proposal or a ReadIndex round completes. */
 struct store_waiter {
@@ -58,6 +59,7 @@ struct store {
 	ev_async persisted;
 	uint64_t persist_upto, persist_term;
 	_Atomic int persist_err;
+	struct store_snapjob *snapjob;	/* snapshot file being written */
 	bool snap_due;
 	uint64_t snap_index, snap_term;
 	int snap_err;

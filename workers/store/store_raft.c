@@ -19,6 +19,9 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,25 +211,57 @@ cb_abandon(void *ud, uint64_t cookie, int err)
 
 #define STORE_SNAP_DIR "snapshots"
 
-static void
-cb_take_snapshot(void *ud, uint64_t index, uint64_t term,
-    const struct rft_conf *conf)
+/*
+ * Snapshots are taken in two steps so that the loop is not held by the
+ * disk: the state machine is serialized into memory here (a consistent
+ * copy; it keeps changing once we return), then a thread writes, fsyncs
+ * and publishes the file and records the configuration, and the loop
+ * hears of it through an ev_async.  One at a time (the core asks for
+ * the next only after rft_snapshot_taken).
+ */
+struct store_snapjob {
+	struct store *st;
+	ev_async done;
+	pthread_t thr;
+	bool running;
+	uint64_t index, term;
+	struct rft_conf conf;
+	struct buf body;
+	_Atomic int err;
+};
+
+static void *
+snap_thread(void *arg)
 {
-	struct store *st = ud;
+	struct store_snapjob *j = arg;
 	struct rft_snap_writer *sw;
-	int r = -ENOTSUP;
-	/* -dev keeps its whole log in memory: nothing to snapshot into. */
-	if (st->durable &&
-	    (r = rft_snap_create(STORE_SNAP_DIR, index, term, conf, true,
-	    &sw)) == 0) {
-		r = store_snapshot_write(st, sw);
-		if (r == 0)
-			r = rft_snap_commit(sw);
-		else
-			rft_snap_abort(sw);
-		if (r == 0)
-			r = rft_store_set_conf(st->log, conf);
-	}
+	int r = rft_snap_create(STORE_SNAP_DIR, j->index, j->term, &j->conf,
+	    true, &sw);
+	if (r == 0 && (r = rft_snap_write(sw, j->body.data, j->body.len)) == 0)
+		r = rft_snap_commit(sw);
+	else if (r == 0)
+		rft_snap_abort(sw);
+	if (r == 0)
+		r = rft_store_set_conf(j->st->log, &j->conf);
+	atomic_store(&j->err, r);
+	ev_async_send(j->st->w->loop, &j->done);
+	return NULL;
+}
+
+/* Wait for a snapshot being written (before install and at stop). */
+static void
+snap_join(struct store_snapjob *j)
+{
+	if (!j || !j->running)
+		return;
+	pthread_join(j->thr, NULL);
+	j->running = false;
+	buf_free(&j->body);
+}
+
+static void
+snap_finish(struct store *st, uint64_t index, uint64_t term, int r)
+{
 	if (r < 0 && r != -ENOTSUP)
 		log_warnx("raft snapshot at %llu: %s",
 		    (unsigned long long)index, strerror(-r));
@@ -235,6 +270,58 @@ cb_take_snapshot(void *ud, uint64_t index, uint64_t term,
 	st->snap_err = r;
 	st->snap_due = true;
 	defer(st);
+}
+
+/* Collect a finished (or finishing) write and tell the core. */
+static void
+snap_complete(struct store_snapjob *j)
+{
+	if (!j->running)
+		return;
+	snap_join(j);
+	snap_finish(j->st, j->index, j->term, atomic_load(&j->err));
+	/* The body was the size of the state: give its pages back. */
+	malloc_trim(0);
+}
+
+static void
+snap_done_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	snap_complete(w->data);
+}
+
+static int
+snap_start(struct store *st, uint64_t index, uint64_t term,
+    const struct rft_conf *conf)
+{
+	struct store_snapjob *j = st->snapjob;
+	j->index = index;
+	j->term = term;
+	j->conf = *conf;
+	buf_init(&j->body);
+	store_snapshot_body(st, &j->body);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&j->thr, NULL, snap_thread, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		buf_free(&j->body);
+		return -r;
+	}
+	j->running = true;
+	return 0;
+}
+
+static void
+cb_take_snapshot(void *ud, uint64_t index, uint64_t term,
+    const struct rft_conf *conf)
+{
+	struct store *st = ud;
+	/* -dev keeps its whole log in memory: nothing to snapshot into. */
+	int r = st->durable ? snap_start(st, index, term, conf) : -ENOTSUP;
+	if (r < 0)
+		snap_finish(st, index, term, r);
 }
 
 static int
@@ -276,6 +363,7 @@ cb_snapshot_install(void *ud, uint64_t index, uint64_t term,
 	struct store *st = ud;
 	struct rft_snap_writer *sw = NULL;
 	int r = 0;
+	snap_complete(st->snapjob);
 	if (st->durable) {
 		r = rft_snap_create(STORE_SNAP_DIR, index, term, conf, true, &sw);
 		if (r == 0 && (r = rft_snap_write(sw, st->incoming.data,
@@ -464,6 +552,11 @@ store_raft_init(struct store *st)
 	ev_async_init(&st->persisted, persisted_cb);
 	st->persisted.data = st;
 	ev_async_start(st->w->loop, &st->persisted);
+	st->snapjob = xcalloc(1, sizeof(*st->snapjob));
+	st->snapjob->st = st;
+	ev_async_init(&st->snapjob->done, snap_done_cb);
+	st->snapjob->done.data = st->snapjob;
+	ev_async_start(st->w->loop, &st->snapjob->done);
 	if (st->raft == NULL || (r = boot_raft(st, &stored)) < 0) {
 		log_warnx("raft: cannot start from stored state: %s",
 		    r < 0 ? strerror(-r) : "out of memory");
@@ -497,6 +590,10 @@ store_raft_stop(struct store *st)
 	ev_idle_stop(st->w->loop, &st->deferred);
 	rft_store_drain(st->log);
 	ev_async_stop(st->w->loop, &st->persisted);
+	snap_join(st->snapjob);
+	ev_async_stop(st->w->loop, &st->snapjob->done);
+	free(st->snapjob);
+	st->snapjob = NULL;
 	rft_free(st->raft);
 	st->raft = NULL;
 	if (st->outgoing)
