@@ -9,6 +9,7 @@
 Suite *def_suite(void);
 Suite *state_suite(void);
 Suite *run_suite(void);
+Suite *ae_suite(void);
 
 /* A fresh registry on the default loop (ev_child needs it), runners
  * started, Consul's tunables shrunk for test speed. */

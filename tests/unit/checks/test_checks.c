@@ -187,6 +187,7 @@ main(void)
 	SRunner *sr = srunner_create(def_suite());
 	srunner_add_suite(sr, state_suite());
 	srunner_add_suite(sr, run_suite());
+	srunner_add_suite(sr, ae_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
