@@ -455,6 +455,8 @@ rft_tick(struct rft *r, uint64_t now)
 		return;
 	if (now > r->now)
 		r->now = now;
+	if (r->cfg.snapshot_interval_ms)
+		rft_maybe_snapshot(r);
 	if (r->role == RFT_LEADER) {
 		rft_leader_tick(r);
 		return;

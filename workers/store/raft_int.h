@@ -84,6 +84,7 @@ struct rft {
 
 	/* Snapshots. */
 	bool snap_taking;
+	uint64_t snap_check_at;	/* snapshot_interval: next look */
 	uint64_t snap_retry_applied;	/* after a failed snapshot */
 	uint64_t take_index, take_term;
 	struct rft_conf take_conf;

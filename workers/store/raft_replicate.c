@@ -751,14 +751,20 @@ rft_recv_snap_resp(struct rft *r, const struct rft_msg *m)
 		rft_replicate(r, p);
 }
 
-/* Take a snapshot every snapshot_threshold applied entries (§5.1). */
+/* Take a snapshot every snapshot_threshold applied entries (§5.1), and
+ * with a snapshot_interval no sooner than a random [i, 2i) after the
+ * previous one. */
 void
 rft_maybe_snapshot(struct rft *r)
 {
+	uint64_t iv = r->cfg.snapshot_interval_ms;
 	if (r->snap_taking || r->cfg.snapshot_threshold == 0 ||
 	    r->applied - r->snap_index < r->cfg.snapshot_threshold ||
-	    r->applied < r->snap_retry_applied || !r->cb.take_snapshot)
+	    r->applied < r->snap_retry_applied || !r->cb.take_snapshot ||
+	    (iv && r->now < r->snap_check_at))
 		return;
+	if (iv)
+		r->snap_check_at = r->now + iv + rft_rand(r) % iv;
 	uint64_t ci;
 	r->snap_taking = true;
 	r->take_index = r->applied;

@@ -544,6 +544,9 @@ store_raft_init(struct store *st)
 	    (unsigned)c->performance.raft_multiplier);
 	rc.snapshot_threshold = (uint64_t)c->raft_snapshot_threshold;
 	rc.trailing_logs = (uint64_t)c->raft_trailing_logs;
+	/* -dev takes no snapshots; tests may set 0 (check on every apply). */
+	rc.snapshot_interval_ms = c->raft_snapshot_interval > 0 ?
+	    (unsigned)MIN(c->raft_snapshot_interval / 1000000, UINT32_MAX) : 0;
 	if (random_bytes(&rc.seed, sizeof(rc.seed)) < 0)
 		rc.seed = mono_ns();
 	st->raft = rft_new(&rc, &store_rft_cbs, st);
