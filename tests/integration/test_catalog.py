@@ -7,6 +7,10 @@ import threading
 import time
 import urllib.parse
 
+import pytest
+
+from conftest import wait_for
+
 DOC_PAYLOAD = {
     "Datacenter": "dc1",
     "ID": "40e4a748-2192-161a-0510-9bf59fe950b5",
@@ -32,6 +36,23 @@ DOC_PAYLOAD = {
     },
     "SkipNodeUpdate": False,
 }
+
+
+@pytest.fixture
+def agent(agents):
+    """A -dev agent once the leader has reconciled it into the catalog (as
+    Consul's testrpc.WaitForTestAgent): its node with serfHealth and the
+    consul service are there from then on, and no write of the reconcile
+    races with the test's own."""
+    a = agents().start()
+    wait_for(lambda: any(c["CheckID"] == "serfHealth" for c in a.get(
+        "/v1/health/node/" + a.name).json()), 15, what="agent reconciled")
+    return a
+
+
+def others(a, path):
+    """path's list without the agent's own node (or its checks)."""
+    return [x for x in a.get(path).json() if x["Node"] != a.name]
 
 
 def register(a, payload):
@@ -97,8 +118,8 @@ def test_register_then_read_every_shape(agent):
 
     assert agent.get("/v1/catalog/datacenters").json() == ["dc1"]
     assert agent.get("/v1/catalog/services").json() == {
-        "redis": ["primary", "v1"]}
-    [n] = agent.get("/v1/catalog/nodes").json()
+        "consul": [], "redis": ["primary", "v1"]}
+    [n] = others(agent, "/v1/catalog/nodes")
     assert n["Node"] == "t2.320" and n["Meta"] == {"somekey": "somevalue"}
     node = agent.get("/v1/catalog/node/t2.320").json()
     assert list(node["Services"]) == ["redis1"]
@@ -114,7 +135,7 @@ def test_register_then_read_every_shape(agent):
     assert [c["CheckID"] for c in agent.get(
         "/v1/health/node/t2.320").json()] == ["service:redis1"]
     assert len(agent.get("/v1/health/checks/redis").json()) == 1
-    assert len(agent.get("/v1/health/state/passing").json()) == 1
+    assert len(others(agent, "/v1/health/state/passing")) == 1
     assert agent.get("/v1/health/state/critical").json() == []
 
 
@@ -139,7 +160,7 @@ def test_python_consul_payloads(agent):
     assert agent.get("/v1/catalog/service/postgres").json() == []
     assert agent.get("/v1/health/node/ext-db").json() == []
     deregister(agent, {"node": "ext-db"})
-    assert agent.get("/v1/catalog/nodes").json() == []
+    assert others(agent, "/v1/catalog/nodes") == []
 
 
 def test_go_client_payloads(agent):
@@ -264,7 +285,7 @@ def test_blocking_wakes_only_for_its_service(agent):
     t0 = time.monotonic()
     cur = index_of(agent.get("/v1/catalog/nodes"))
     r = agent.get("/v1/catalog/nodes?index=%d&wait=300ms" % cur)
-    assert r.status == 200 and len(r.json()) == 3
+    assert r.status == 200 and len(r.json()) == 4
     assert 0.25 < time.monotonic() - t0 < 5
 
 
@@ -285,8 +306,8 @@ def test_deregister_cascades(agent):
     deregister(agent, {"Node": "n1", "CheckID": "node up"})
     assert agent.get("/v1/health/service/web").json()[0]["Checks"] == []
     deregister(agent, {"Node": "n1"})
-    assert agent.get("/v1/catalog/services").json() == {}
-    assert agent.get("/v1/health/state/any").json() == []
+    assert agent.get("/v1/catalog/services").json() == {"consul": []}
+    assert others(agent, "/v1/health/state/any") == []
     # what is not there: still true
     deregister(agent, {"Node": "ghost", "ServiceID": "nothing"})
 
@@ -305,7 +326,7 @@ def test_errors_as_consul(agent):
                                                 "ServiceID": "nope"}})
     assert r.status == 500 and r.body == (
         b'failed inserting check on node "n": Missing service registration')
-    assert agent.get("/v1/catalog/nodes").json() == []   # nothing written
+    assert others(agent, "/v1/catalog/nodes") == []   # nothing written
     r = put("/v1/catalog/register", {"Node": "n", "Address": "1.2.3.4",
                                       "Service": {"Service": "s",
                                                   "Port": "80"}})
@@ -389,8 +410,8 @@ def test_snapshot_keeps_the_catalog(agent):
     deregister(agent, {"Node": "t2.320"})
     register(agent, {"Node": "n3", "Address": "10.0.0.3",
                      "Service": {"Service": "db"}})
-    assert agent.get("/v1/catalog/services").json() == {"db": [],
-                                                         "web": []}
+    assert agent.get("/v1/catalog/services").json() == {
+        "consul": [], "db": [], "web": []}
     # a query blocked on web is woken by the restore
     out = {}
     t = blocking(agent, "/v1/catalog/service/web",
@@ -408,4 +429,4 @@ def test_snapshot_keeps_the_catalog(agent):
     register(agent, {"Node": "n3", "Address": "10.0.0.3",
                      "Service": {"Service": "db"}})
     assert sorted(agent.get("/v1/catalog/services").json()) == [
-        "db", "redis", "web"]
+        "consul", "db", "redis", "web"]
