@@ -219,8 +219,8 @@ struct rft_config {
 	/* After a snapshot the next waits a random [i, 2i) ms at least
 	 * (Consul's raft_snapshot_interval, 30 s, after hashicorp/raft's
 	 * SnapshotInterval, which looks at the threshold that often): a
-	 * burst of writes is not held up by snapshot after snapshot.
-	 * 0: snapshot_threshold alone. */
+	 * burst of writes is not held up by snapshot after snapshot; but
+	 * never beyond 8 thresholds of log.  0: snapshot_threshold alone. */
 	unsigned snapshot_interval_ms;
 	uint64_t trailing_logs;		/* entries kept behind a snapshot */
 	unsigned max_append_entries;	/* per AppendEntries */

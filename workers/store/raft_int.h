@@ -6,6 +6,8 @@
 #include "workers/store/raft.h"
 
 #define RFT_INFLIGHT_MAX 64
+/* snapshot_interval waits at most this many thresholds of log. */
+#define RFT_SNAP_BOUND 8
 
 /* Leader's view of one peer (§3.5, with etcd-style probe/pipeline). */
 enum rft_pstate {

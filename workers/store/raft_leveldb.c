@@ -30,6 +30,10 @@
 /* Read cache for entries read back (followers that lag, start-up); the
  * hot entries are in the core's memory.  LevelDB's default is 8 MiB. */
 #define LDB_CACHE_BYTES (1u << 20)
+/* The memtable: LevelDB's default is 4 MiB, twice over while one is
+ * being flushed.  A log is written once and read rarely: flushing more
+ * often costs little. */
+#define LDB_WRITE_BUFFER (1u << 20)
 
 struct ldbstore {
 	struct rft_store base;
@@ -433,6 +437,7 @@ rft_store_open_leveldb(const char *dir, bool sync, struct rft_store **out)
 	leveldb_options_set_paranoid_checks(l->opt, 1);
 	l->cache = leveldb_cache_create_lru(LDB_CACHE_BYTES);
 	leveldb_options_set_cache(l->opt, l->cache);
+	leveldb_options_set_write_buffer_size(l->opt, LDB_WRITE_BUFFER);
 	l->ropt = leveldb_readoptions_create();
 	leveldb_readoptions_set_verify_checksums(l->ropt, 1);
 	l->ropt_scan = leveldb_readoptions_create();

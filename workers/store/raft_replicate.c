@@ -753,15 +753,20 @@ rft_recv_snap_resp(struct rft *r, const struct rft_msg *m)
 
 /* Take a snapshot every snapshot_threshold applied entries (§5.1), and
  * with a snapshot_interval no sooner than a random [i, 2i) after the
- * previous one. */
+ * previous one unless the log grew past RFT_SNAP_BOUND thresholds. */
 void
 rft_maybe_snapshot(struct rft *r)
 {
 	uint64_t iv = r->cfg.snapshot_interval_ms;
+	uint64_t since = r->applied - r->snap_index;
 	if (r->snap_taking || r->cfg.snapshot_threshold == 0 ||
-	    r->applied - r->snap_index < r->cfg.snapshot_threshold ||
-	    r->applied < r->snap_retry_applied || !r->cb.take_snapshot ||
-	    (iv && r->now < r->snap_check_at))
+	    since < r->cfg.snapshot_threshold ||
+	    r->applied < r->snap_retry_applied || !r->cb.take_snapshot)
+		return;
+	/* The interval yields to RFT_SNAP_BOUND thresholds' worth of log:
+	 * the log's memory (metadata) and disk stay bounded. */
+	if (iv && r->now < r->snap_check_at &&
+	    since < RFT_SNAP_BOUND * r->cfg.snapshot_threshold)
 		return;
 	if (iv)
 		r->snap_check_at = r->now + iv + rft_rand(r) % iv;
