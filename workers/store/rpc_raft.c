@@ -16,9 +16,12 @@
  * Incoming connections carry only the other side's messages: after the
  * hello, frames are decoded with rft_wire's bounds checks and stepped
  * into the core, rft_tick first for each batch so that the lease and
- * election timers see the current time.
+ * election timers see the current time.  When the peer ends such a
+ * connection, the core is told (raft_hint.h): a leader that crashed is
+ * replaced as soon as its lease allows.
  */
 #include "workers/store/rpc_int.h"
+#include "workers/store/raft_hint.h"
 #include "workers/store/raft_wire.h"
 #include "workers/store/store.h"
 #include "workers/common/worker.h"
@@ -212,6 +215,15 @@ bad_raft_input(struct rpc_conn *c, const char *what)
 	return -1;
 }
 
+/* The peer ended the connection it sends us its messages on (EOF or a
+ * reset, not our own close): if it led us, it has most likely crashed. */
+static void
+in_closed(struct rpc_conn *c, int err)
+{
+	if (c->st->raft != NULL && (err == 0 || err == -ECONNRESET))
+		rft_hint_leader_gone(c->st->raft, c->peer_id, mono_ms());
+}
+
 /* The hello: who is on the other end, and where it listens. */
 static ssize_t
 recv_hello(struct rpc_conn *c)
@@ -240,6 +252,7 @@ recv_hello(struct rpc_conn *c)
 		return -EXDEV;
 	c->hello = true;
 	c->peer_id = h.id;
+	c->on_close = in_closed;
 	ev_timer_stop(st->w->loop, &c->timer);
 	rpc_raft_learn(st, h.id, addr);
 	return n;
