@@ -623,7 +623,9 @@ svc_print_tags(const struct svc_tags *s, size_t n)
 	buf_init(&text);
 	buf_init(&out);
 	for (size_t i = 0; i < n; i++) {
-		qsort(s[i].tags.v, s[i].tags.n, sizeof(*s[i].tags.v), cli_str_cmp);
+		if (s[i].tags.n > 1)
+			qsort(s[i].tags.v, s[i].tags.n, sizeof(*s[i].tags.v),
+			    cli_str_cmp);
 		buf_printf(&text, "%s\t", s[i].name);
 		for (size_t j = 0; j < s[i].tags.n; j++)
 			buf_printf(&text, "%s%s", j ? "," : "", s[i].tags.v[j]);

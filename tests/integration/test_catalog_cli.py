@@ -337,3 +337,31 @@ def test_maint_errors(agent):
         "Error enabling service maintenance: Unexpected response code: "
         "404 (")
     assert maint_checks(agent) == {}
+
+
+def test_registered_service_reaches_catalog(agent):
+    """End to end: `services register` on the agent, anti-entropy puts it
+    in the catalog, `catalog services` / `catalog nodes -service` show it,
+    and `services deregister` takes it out again."""
+    me = agent_node(agent)
+    wait_for(lambda: "consul" in agent.get("/v1/catalog/services").json(),
+             what="the consul service")
+    assert run(agent, "services", "register", "-name", "api", "-tag",
+               "v2", "-tag", "edge", "-port", "9000")[0] == 0
+
+    def listed():
+        rc, out, _ = run(agent, "catalog", "services", "-tags")
+        return rc == 0 and "api" in out.split() and out
+    out = wait_for(listed, timeout=15, what="api in catalog services")
+    assert [ln for ln in out.splitlines() if ln.startswith("api ")] == [
+        "api         edge,v2"]
+    assert run(agent, "catalog", "nodes", "-service", "api") == (
+        0, columnize([["Node", "ID", "Address", "DC"],
+                      [agent.name, me["ID"].split("-")[0], agent.ip,
+                       "dc1"]]), "")
+    assert run(agent, "catalog", "services", "-node", agent.name) == (
+        0, "api\nconsul\n", "")
+
+    assert run(agent, "services", "deregister", "-id", "api")[0] == 0
+    wait_for(lambda: run(agent, "catalog", "services")[1] == "consul\n",
+             timeout=15, what="api gone from the catalog")
