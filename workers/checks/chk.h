@@ -434,7 +434,7 @@ void chk_persist_load(struct chk_state *st);
 /* ---- IPC views (chk_proto.c) ---- */
 
 /* Append the AGENT_SERVICE / AGENT_CHECK encoding of s / c (what the
- * http worker shows and what the catalog sync will send). */
+ * http worker shows). */
 void chk_enc_service(struct buf *out, const struct chk_service *s);
 void chk_enc_check(struct buf *out, const struct chk_state *st,
     const struct chk_check *c);
@@ -451,8 +451,8 @@ void chk_service_hash(const struct chk_service *s, char out[17]);
 /* ---- sync seam (chk_sync.c) ---- */
 
 /*
- * What the catalog sync (anti-entropy, reference/consul.md 6.4) will
- * consume: every service and check carries in_sync; these mark them.
+ * What the catalog sync (chk_ae.c; reference/consul.md 6.4) consumes:
+ * every service and check carries in_sync; these mark them.
  * Status changes and definition changes are out of sync at once; an
  * output-only change of a steady check is deferred by
  * check_update_interval/2 + rand(check_update_interval) (local.State

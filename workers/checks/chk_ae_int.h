@@ -38,7 +38,8 @@ void ae_enc_check(struct buf *out, const struct chk_state *st,
  * the catalog has on this node without a local owner (the consul service
  * and serfHealth excepted).  *node_in_sync is cleared when the node's
  * ID, address, tagged addresses or meta differ.  -EBADMSG for a
- * malformed answer (nothing changed then).
+ * malformed answer (entries may be left marked out of sync: a push too
+ * many, never one too few).
  */
 int ae_diff(struct chk_state *st, const struct ae_node *node,
     bool *node_in_sync, const void *svcs, size_t nsvcs, const void *checks,

@@ -1,7 +1,8 @@
 /*
  * The registry as IPC messages (proto/schema_agent.h): structured views of
- * services and checks for the http worker, and for the catalog sync to
- * come.  ServiceName and ServiceTags of a check are its service's now.
+ * services and checks for the http worker (the catalog sync writes its
+ * own rows, chk_ae_enc.c).  ServiceName and ServiceTags of a check are its
+ * service's now.
  */
 #include "workers/checks/chk.h"
 #include "proto/proto.h"
