@@ -171,6 +171,10 @@ def test_services_errors(agent, tmp_path):
 
 def test_catalog_datacenters(agent):
     assert run(agent, "catalog", "datacenters") == (0, "dc1\n", "")
+    # Consul's own variable, with a bare host:port, works as well.
+    p = agent.cli("catalog", "datacenters",
+                  env={"CONSUL_HTTP_ADDR": "%s:8500" % agent.ip})
+    assert (p.returncode, p.stdout, p.stderr) == (0, "dc1\n", "")
     rc, out, err = run(agent, "catalog", "datacenters", "extra")
     assert (rc, out) == (1, "")
     assert err == "Too many arguments (expected 0, got 1)\n"
