@@ -220,7 +220,7 @@ struct rft_config {
 	 * (Consul's raft_snapshot_interval, 30 s, after hashicorp/raft's
 	 * SnapshotInterval, which looks at the threshold that often): a
 	 * burst of writes is not held up by snapshot after snapshot; but
-	 * never beyond 8 thresholds of log.  0: snapshot_threshold alone. */
+	 * never beyond 16 thresholds of log.  0: snapshot_threshold alone. */
 	unsigned snapshot_interval_ms;
 	uint64_t trailing_logs;		/* entries kept behind a snapshot */
 	unsigned max_append_entries;	/* per AppendEntries */

@@ -7,7 +7,7 @@
 
 #define RFT_INFLIGHT_MAX 64
 /* snapshot_interval waits at most this many thresholds of log. */
-#define RFT_SNAP_BOUND 8
+#define RFT_SNAP_BOUND 16
 
 /* Leader's view of one peer (§3.5, with etcd-style probe/pipeline). */
 enum rft_pstate {
