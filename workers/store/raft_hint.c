@@ -10,10 +10,17 @@
  * lease_timeout after we last heard from the leader.  rft_lease_valid
  * counts the leader's lease from when it sent a message a quorum
  * acknowledged, which is no later than when we received it, so no other
- * leader is elected while the old one may still answer reads alone.  A
- * random stagger of a fifth of the heartbeat timeout (at least half a
- * heartbeat interval) keeps the followers that all saw the close from
- * splitting the vote.
+ * leader is elected while the old one may still answer reads alone.
+ *
+ * All the followers see the close at once, so their deadlines must be
+ * far enough apart that the first one's pre-vote and vote arrive before
+ * the next one starts its own: a random stagger alone let two of them
+ * land within one store tick often enough to split the vote (and then
+ * the election waits a whole election timeout).  So after half a
+ * heartbeat interval of margin, a fifth of the heartbeat timeout is cut
+ * into one slot per voter, in configuration order (the same on every
+ * server), and each follower campaigns at a random point in the first
+ * half of its own slot.
  *
  * A close that was not a crash (the leader reconnecting, a middlebox) is
  * harmless: the next AppendEntries restores the deadline and stickiness,
@@ -33,10 +40,15 @@ rft_hint_leader_gone(struct rft *r, uint64_t id, uint64_t now)
 		return;
 	if (now > r->now)
 		r->now = now;
+	unsigned pos = 0, voters = MAX(rft_conf_voters(&r->conf), 1u);
+	for (unsigned i = 0; i < r->conf.n && r->conf.s[i].id != r->cfg.id;
+	    i++)
+		pos += r->conf.s[i].role == RFT_VOTER;
 	uint64_t margin = MAX(r->cfg.heartbeat_interval_ms / 2, 1u);
-	uint64_t spread = MAX(r->cfg.heartbeat_timeout_ms / 5, 1u);
+	uint64_t slot = MAX(r->cfg.heartbeat_timeout_ms / 5 / voters, 2u);
 	uint64_t lease_end = r->last_leader_ms + r->cfg.lease_timeout_ms;
-	uint64_t at = lease_end + margin + rft_rand(r) % spread;
+	uint64_t at = lease_end + margin + pos * slot +
+	    rft_rand(r) % (slot / 2);
 	if (at < r->election_deadline)
 		r->election_deadline = at;
 	if (lease_end < r->sticky_until)

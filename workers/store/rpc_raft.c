@@ -255,6 +255,12 @@ recv_hello(struct rpc_conn *c)
 	c->on_close = in_closed;
 	ev_timer_stop(st->w->loop, &c->timer);
 	rpc_raft_learn(st, h.id, addr);
+	/* It is up and reaches us: a backoff left from its last crash must
+	 * not drop our answers (a vote lost here costs an election timeout,
+	 * and followers talk to each other only in elections). */
+	struct rpc_peer *p = peer_get(st, h.id, false);
+	if (p != NULL && p->c == NULL)
+		p->retry_at = 0;
 	return n;
 }
 
