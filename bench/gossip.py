@@ -412,8 +412,9 @@ def membership(cls, net):
         time.sleep(1)
     stop_all(agents)
     # 3. Everyone up first, then every agent joins the first at once:
-    # gossip dissemination alone.
-    agents, _, _ = launch(cls, net, False)
+    # gossip dissemination alone.  Fresh addresses and data dirs: a muster
+    # agent killed above would rejoin from its serf snapshot, as Consul's.
+    agents, _, _ = launch(cls, net + 10, False)
     time.sleep(1)
     seed = agents[0]
 
