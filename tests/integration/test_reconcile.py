@@ -72,12 +72,16 @@ def start_client(agents, srv):
     return c
 
 
-def register_service(via, node, name, port):
-    """A service on an existing node, as the node's agent would sync it."""
-    body = {"Node": node, "SkipNodeUpdate": True,
-            "Service": {"ID": name + "1", "Service": name, "Port": port}}
-    r = via.put("/v1/catalog/register", body=json.dumps(body).encode())
-    assert r.status == 200 and r.body == b"true", (r.status, r.body)
+def register_service(agent, name, port):
+    """A service registered on agent, as a user would: the agent owns it
+    and anti-entropy puts it in the catalog (a catalog registration on the
+    agent's node would be undone by its next full sync, as in Consul)."""
+    body = {"ID": name + "1", "Name": name, "Port": port}
+    r = agent.put("/v1/agent/service/register",
+                  body=json.dumps(body).encode())
+    assert r.status == 200, (r.status, r.body)
+    wait_for(lambda: agent.name in instances(agent, name), 15,
+             what="%s on %s in the catalog" % (name, agent.name))
 
 
 def instances(a, service, passing=False):
@@ -125,8 +129,8 @@ def test_killed_client_goes_critical_and_leaves_passing(agents):
     srv = agents().start()
     c = start_client(agents, srv)
     other = start_client(agents, srv)
-    register_service(c, c.name, "web", 80)
-    register_service(other, other.name, "web", 81)
+    register_service(c, "web", 80)
+    register_service(other, "web", 81)
     assert sorted(instances(srv, "web", passing=True)) == sorted(
         [c.name, other.name])
     workers = list(c.worker_pids().values())
@@ -152,7 +156,7 @@ def test_killed_client_goes_critical_and_leaves_passing(agents):
 def test_graceful_leave_deregisters_node(agents):
     srv = agents().start()
     c = start_client(agents, srv)
-    register_service(c, c.name, "api", 9000)
+    register_service(c, "api", 9000)
     assert instances(srv, "api") == [c.name]
     r = c.cli("leave", "-http-addr", c.http_addr)
     assert r.returncode == 0, r.stderr
@@ -169,7 +173,7 @@ def test_force_leave_and_prune_deregister(agents):
     gone = start_client(agents, srv)
     pruned = start_client(agents, srv)
     for victim in (gone, pruned):
-        register_service(srv, victim.name, "db", 5432)
+        register_service(victim, "db", 5432)
         victim.kill()
     for victim in (gone, pruned):
         wait_for(lambda v=victim: serf_is(srv, v.name, FAILED),
