@@ -4,8 +4,9 @@
  * waiters of proposals and ReadIndex rounds.
  *
  * Persistence: a server with a data dir keeps its log and stable state in
- * LevelDB (data_dir/raft/log, synced writes) and snapshots in
- * data_dir/raft/snapshots; `-dev` keeps them in memory, unsynced, as
+ * LevelDB (data_dir/raft/log, synced writes; log batches on the store's
+ * writer thread) and snapshots in data_dir/raft/snapshots (written by a
+ * thread); `-dev` keeps them in memory, unsynced, as
  * Consul's dev mode does.  After the privilege drop the store's working
  * directory is data_dir/raft (its chroot as root), so paths are relative.
  */
@@ -237,10 +238,13 @@ snap_thread(void *arg)
 	struct rft_snap_writer *sw;
 	int r = rft_snap_create(STORE_SNAP_DIR, j->index, j->term, &j->conf,
 	    true, &sw);
-	if (r == 0 && (r = rft_snap_write(sw, j->body.data, j->body.len)) == 0)
-		r = rft_snap_commit(sw);
-	else if (r == 0)
-		rft_snap_abort(sw);
+	if (r == 0) {
+		r = rft_snap_write(sw, j->body.data, j->body.len);
+		if (r == 0)
+			r = rft_snap_commit(sw);
+		else
+			rft_snap_abort(sw);
+	}
 	if (r == 0)
 		r = rft_store_set_conf(j->st->log, &j->conf);
 	atomic_store(&j->err, r);
@@ -544,7 +548,7 @@ store_raft_init(struct store *st)
 	    (unsigned)c->performance.raft_multiplier);
 	rc.snapshot_threshold = (uint64_t)c->raft_snapshot_threshold;
 	rc.trailing_logs = (uint64_t)c->raft_trailing_logs;
-	/* -dev takes no snapshots; tests may set 0 (check on every apply). */
+	/* Consul's raft_snapshot_interval; 0 leaves the threshold alone. */
 	rc.snapshot_interval_ms = c->raft_snapshot_interval > 0 ?
 	    (unsigned)MIN(c->raft_snapshot_interval / 1000000, UINT32_MAX) : 0;
 	if (random_bytes(&rc.seed, sizeof(rc.seed)) < 0)
