@@ -19,6 +19,7 @@
 /* push/pull states are capped at 20 MiB; allow the envelope around it */
 #define STREAM_MAX (GOSSIP_MAX_PUSH_STATE + 4096)
 #define UDP_BATCH 64
+#define UDP_RECV_BUF (2 * 1024 * 1024)	/* memberlist's udpRecvBufSize */
 
 struct conn {
 	struct gossip_pool *p;
@@ -483,10 +484,29 @@ rtt_clock_us(void *arg)
 	return mono_ns() / 1000;
 }
 
+/*
+ * memberlist's setUDPRecvBuf: ask for a 2 MiB receive buffer, halving on
+ * refusal.  With the kernel's default (about 200 KiB) a worker that did
+ * not run for a moment, on a busy host or while a whole cluster joins at
+ * once, drops gossip packets; lost alive messages then wait for the next
+ * push/pull, up to half a minute.  Linux caps the size at rmem_max.
+ */
+static void
+udp_recv_buf(int fd)
+{
+	for (int size = UDP_RECV_BUF; size >= 64 * 1024; size /= 2)
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size,
+		    sizeof(size)) == 0)
+			return;
+	log_debug("gossip: cannot enlarge the UDP receive buffer: %s",
+	    strerror(errno));
+}
+
 struct gossip_pool *
 gossip_pool_new(struct ev_loop *loop, const struct gossip_pool_config *cfg,
     int udp_fd, int tcp_listen_fd)
 {
+	udp_recv_buf(udp_fd);
 	if (fd_set_nonblock(udp_fd, true) < 0 ||
 	    fd_set_cloexec(udp_fd, true) < 0 ||
 	    fd_set_nonblock(tcp_listen_fd, true) < 0 ||
