@@ -43,6 +43,18 @@ struct dns_pull {
 
 static void issue(struct pull_slot *s);
 
+/* Start a one-shot timer unless it is pending.  A one-shot timer that has
+ * fired keeps a spent due time, so it is set again before each start
+ * (else it would fire at once, forever). */
+static void
+arm(struct ev_loop *loop, ev_timer *t, double after)
+{
+	if (ev_is_active(t))
+		return;
+	ev_timer_set(t, after, 0);
+	ev_timer_start(loop, t);
+}
+
 static void
 reply_cb(void *arg, struct ipc_msg *m, int err)
 {
@@ -53,8 +65,7 @@ reply_cb(void *arg, struct ipc_msg *m, int err)
 	if (err < 0 || m == NULL || m->hdr.type != PROTO_CAT_READ ||
 	    proto_dec_cat_read(m->data, m->len, &r) < 0) {
 		log_debug("dns pull: catalog read %u failed (%d)", s->what, err);
-		if (!ev_is_active(&p->retry))
-			ev_timer_start(p->w->loop, &p->retry);
+		arm(p->w->loop, &p->retry, PULL_RETRY);
 		return;
 	}
 	if (r.index < s->index)
@@ -64,8 +75,7 @@ reply_cb(void *arg, struct ipc_msg *m, int err)
 		buf_add(&s->data, m->data, m->len);
 		s->have = true;
 		s->index = r.index;
-		if (!ev_is_active(&p->settle))
-			ev_timer_start(p->w->loop, &p->settle);
+		arm(p->w->loop, &p->settle, PULL_SETTLE);
 	}
 	issue(s);
 }
@@ -87,8 +97,8 @@ issue(struct pull_slot *s)
 	    PULL_WAIT_MS + 30000, reply_cb, s);
 	buf_free(&b);
 	s->reqid = r > 0 ? r : 0;
-	if (r < 0 && !ev_is_active(&s->p->retry))
-		ev_timer_start(s->p->w->loop, &s->p->retry);
+	if (r < 0)
+		arm(s->p->w->loop, &s->p->retry, PULL_RETRY);
 }
 
 static void
