@@ -606,9 +606,15 @@ static void
 h_apply(void *ud, const struct rft_entry *e)
 {
 	struct host *h = ud;
+	char num[32];
 	h->applied = e->index;
-	if (e->type == RFT_ENTRY_NORMAL)
-		h->state += strtoull((const char *)e->data, NULL, 10);
+	if (e->type != RFT_ENTRY_NORMAL)
+		return;
+	/* Entry data is not NUL-terminated (it may come from LevelDB). */
+	ck_assert_uint_lt(e->len, sizeof(num));
+	memcpy(num, e->data, e->len);
+	num[e->len] = '\0';
+	h->state += strtoull(num, NULL, 10);
 }
 
 static void
