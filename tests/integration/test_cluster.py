@@ -11,6 +11,8 @@ not make the suite slow.
 """
 import json
 import os
+import threading
+import time
 
 import pytest
 
@@ -223,8 +225,66 @@ def test_graceful_leave_shrinks_configuration(agents, cluster_cfg):
     assert put(last, "one", "ok") and get(last, "two") == "ok"
 
 
-def test_new_server_joins_as_nonvoter_then_promoted(agents, cluster_cfg):
+class Writer(threading.Thread):
+    """A steady stream of KV writes through one agent, every outcome kept:
+    (seq, started, ended, "ok" | "error" | "lost", detail).  "lost" is a
+    request the agent never answered (timeout, connection dropped)."""
+
+    def __init__(self, agent, prefix):
+        super().__init__(daemon=True)
+        self.agent, self.prefix = agent, prefix
+        self.results = []
+        self.halt = threading.Event()
+
+    def key(self, i):
+        return "%s/%05d" % (self.prefix, i)
+
+    def run(self):
+        i = 0
+        while not self.halt.is_set():
+            t0 = time.monotonic()
+            try:
+                r = self.agent.put("/v1/kv/" + self.key(i),
+                                   body=str(i).encode(), timeout=10)
+                ok = r.status == 200 and r.body.strip() == b"true"
+                outcome, detail = ("ok" if ok else "error"), (r.status,
+                                                              r.body)
+            except Exception as e:  # noqa: BLE001 - that is the finding
+                outcome, detail = "lost", repr(e)
+            self.results.append((i, t0, time.monotonic(), outcome, detail))
+            i += 1
+            time.sleep(0.005)
+
+    def first_ok_after(self, t):
+        for (i, t0, t1, outcome, _) in list(self.results):
+            if t0 >= t and outcome == "ok":
+                return t1
+        return None
+
+    def finish(self):
+        self.halt.set()
+        self.join(15)
+        assert not self.is_alive()
+
+
+def voters(a):
+    return {s["Address"] for s in raft_conf(a)["Servers"] if s["Voter"]}
+
+
+def settled(servers):
+    """One leader that every server names, and all of them voters."""
+    leader = agreed_leader(servers)
+    if not leader:
+        return False
+    return voters(by_addr(servers, leader)) == {
+        "%s:8300" % s.ip for s in servers}
+
+
+def test_fourth_server_promoted_then_any_one_may_fail(agents, cluster_cfg):
     servers = form(agents, cluster_cfg)
+    c = start_client(agents, servers)
+    w = Writer(c, "stream")
+    w.start()
     fourth = server(agents, cluster_cfg, join=servers[0].ip, expect=0)
     fourth.start()
     roles = []
@@ -240,16 +300,69 @@ def test_new_server_joins_as_nonvoter_then_promoted(agents, cluster_cfg):
              what="fourth server in the configuration")
     wait_for(lambda: role() is True, 20, interval=0.05, what="promotion")
     assert roles == [False, True], roles
+    servers.append(fourth)
     conf = raft_conf(fourth)
     assert len(conf["Servers"]) == 4 and all(s["Voter"]
                                              for s in conf["Servers"])
-    health = servers[0].get("/v1/operator/autopilot/health")
     wait_for(lambda: servers[0].get("/v1/operator/autopilot/health").status
              == 200, 10, what="healthy")
     h = servers[0].get("/v1/operator/autopilot/health").json()
     assert h["Healthy"] and h["FailureTolerance"] == 1
-    assert len(h["Servers"]) == 4, health.body
-    assert put(fourth, "x", "y") and get(servers[1], "x") == "y"
+    assert len(h["Servers"]) == 4, h
+
+    # Any one of the four may fail: kill -9 each in turn (the leader
+    # among them), the client's stream of writes going on meanwhile.
+    # The client spreads its requests over every server, so each kill
+    # hits the server it is using.
+    for victim in list(servers):
+        rest = [s for s in servers if s is not victim]
+        workers = list(victim.worker_pids().values())
+        t_kill = time.monotonic()
+        victim.kill()
+        wait_for(lambda: all_dead(workers), 10, what="victim gone")
+        wait_for(lambda: w.first_ok_after(t_kill + 0.001), 10,
+                 what="a write through the client after killing %s" %
+                 victim.name)
+        assert w.first_ok_after(t_kill) - t_kill < 6.0
+        assert put(rest[0], "after-kill/" + victim.name, "1")
+        victim.start()
+        wait_for(lambda: settled(servers), 45, interval=0.2,
+                 what="%s back as a voter" % victim.name)
+    w.finish()
+
+    lost = [r for r in w.results if r[3] == "lost"]
+    assert not lost, lost[:5]
+    ok = [r[0] for r in w.results if r[3] == "ok"]
+    assert len(ok) > 50, len(w.results)
+    # Failures were explicit: a 500 saying why.
+    for r in w.results:
+        if r[3] == "error":
+            assert r[4][0] == 500 and r[4][1], r
+    # Every write the client acknowledged is there, on every server.
+    for a in servers:
+        keys = a.get("/v1/kv/stream/?keys&consistent", timeout=5).json()
+        missing = {w.key(i) for i in ok} - set(keys)
+        assert not missing, (a.name, sorted(missing)[:5])
+
+    # Settled, Raft's peers and gossip's servers are the same nodes.
+    want = {(s.name, "%s:8300" % s.ip) for s in servers}
+
+    def peers():
+        r = c.cli("operator", "raft", "list-peers", "-http-addr",
+                  c.http_addr)
+        assert r.returncode == 0, r.stderr
+        return {(l.split()[0], l.split()[2])
+                for l in r.stdout.splitlines()[1:]}
+
+    def members():
+        r = c.cli("members", "-http-addr", c.http_addr)
+        assert r.returncode == 0, r.stderr
+        return {(l.split()[0], l.split()[1].rsplit(":", 1)[0] + ":8300")
+                for l in r.stdout.splitlines()[1:]
+                if l.split()[2:4] == ["alive", "server"]}
+    wait_for(lambda: peers() == members() == want, 15, interval=0.5,
+             what="list-peers %r and members %r agree" % (peers(),
+                                                          members()))
 
 
 def test_operator_cli_through_a_client(agents, cluster_cfg):
