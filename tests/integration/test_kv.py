@@ -78,7 +78,8 @@ def test_bad_requests(agent):
     r = put(agent, "k", b"v", cas="abc")
     assert r.status == 500 and b"invalid syntax" in r.body
     r = agent.put("/v1/kv/k?cas=1&acquire=s")
-    assert r.status == 400 and b"Conflicting flags" in r.body
+    # Consul's conflictingFlags: the query as Go's url.Values.Encode
+    assert r.status == 400 and r.body == b"Conflicting flags: acquire=s&cas=1"
     big = b"x" * (512 * 1024 + 1)
     r = put(agent, "big", big)
     assert r.status == 413 and b"too large" in r.body

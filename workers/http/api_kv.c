@@ -227,6 +227,55 @@ parse_u64(struct http_ctx *c, const char *s, uint64_t *v)
 	return true;
 }
 
+/* Go's url.QueryEscape. */
+static void
+query_escape(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-_.~", ch))
+			buf_addch(out, (char)ch);
+		else if (ch == ' ')
+			buf_addch(out, '+');
+		else {
+			buf_addch(out, '%');
+			buf_addch(out, hex[ch >> 4]);
+			buf_addch(out, hex[ch & 15]);
+		}
+	}
+}
+
+static int
+param_cmp(const void *a, const void *b)
+{
+	const struct http_param *const *x = a, *const *y = b;
+	int r = strcmp((*x)->name, (*y)->name);
+	/* Go keeps a key's values in their order: stable by position. */
+	return r ? r : (*x < *y ? -1 : *x > *y);
+}
+
+/* Go's url.Values.Encode() of the request's query: "k=v&..." sorted by
+ * key, each value escaped, a bare flag as "k=". */
+static void
+query_encode(const struct http_request *req, struct buf *out)
+{
+	const struct http_param **ps = xcalloc(req->nparams + 1, sizeof(*ps));
+	for (size_t i = 0; i < req->nparams; i++)
+		ps[i] = &req->params[i];
+	qsort(ps, req->nparams, sizeof(*ps), param_cmp);
+	for (size_t i = 0; i < req->nparams; i++) {
+		if (i)
+			buf_addch(out, '&');
+		query_escape(out, ps[i]->name);
+		buf_addch(out, '=');
+		query_escape(out, ps[i]->value ? ps[i]->value : "");
+	}
+	free(ps);
+}
+
+/* Consul's conflictingFlags: 400 "Conflicting flags: " + the query. */
 static bool
 conflicting(struct http_ctx *c, const struct http_request *req,
     const char *const *flags, size_t n)
@@ -238,7 +287,12 @@ conflicting(struct http_ctx *c, const struct http_request *req,
 		found += p;
 	}
 	if (found > 1) {
-		http_reply(c, 400, NULL, "Conflicting flags: ", 19);
+		struct buf b;
+		buf_init(&b);
+		buf_addstr(&b, "Conflicting flags: ");
+		query_encode(req, &b);
+		http_reply(c, 400, NULL, b.data, b.len);
+		buf_free(&b);
 		return true;
 	}
 	return false;
