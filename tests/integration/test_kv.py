@@ -276,3 +276,25 @@ def test_autopilot_configuration_survives_compaction(agents, tmp_path):
     conf = autopilot(a)
     assert conf["MaxTrailingLogs"] == 321
     assert conf["ServerStabilizationTime"] == "7s"
+
+
+def test_dev_snapshots_and_compacts_in_memory(agents, tmp_path):
+    # -dev keeps its log in memory (as Consul's dev mode keeps an in-memory
+    # snapshot store); without snapshots it would grow with every write.
+    # It snapshots at raft_snapshot_threshold like any server, and every
+    # key is still there afterwards.
+    cfg = tmp_path / "snap.json"
+    cfg.write_text(json.dumps({"raft_snapshot_threshold": 8,
+                               "raft_snapshot_interval": "100ms",
+                               "raft_trailing_logs": 2}))
+    a = agents("-config-file", str(cfg)).start()
+
+    def raft_stats():
+        return a.get("/v1/agent/self").json()["Stats"]["raft"]
+    for i in range(40):
+        r = a.put("/v1/kv/dev/%02d" % i, body=b"v%d" % i)
+        assert r.status == 200 and r.body == b"true"
+    wait_for(lambda: int(raft_stats()["last_snapshot_index"]) >= 32,
+             what="in-memory snapshots as the log grows")
+    assert len(a.get("/v1/kv/dev/?keys").json()) == 40
+    assert a.get("/v1/kv/dev/39?raw").body == b"v39"

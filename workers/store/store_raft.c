@@ -266,7 +266,7 @@ snap_join(struct store_snapjob *j)
 static void
 snap_finish(struct store *st, uint64_t index, uint64_t term, int r)
 {
-	if (r < 0 && r != -ENOTSUP)
+	if (r < 0)
 		log_warnx("raft snapshot at %llu: %s",
 		    (unsigned long long)index, strerror(-r));
 	st->snap_index = index;
@@ -322,9 +322,10 @@ cb_take_snapshot(void *ud, uint64_t index, uint64_t term,
     const struct rft_conf *conf)
 {
 	struct store *st = ud;
-	/* -dev keeps its whole log in memory: nothing to snapshot into. */
-	int r = st->durable ? snap_start(st, index, term, conf) : -ENOTSUP;
-	if (r < 0)
+	/* -dev keeps its snapshot in memory, and compacts its log as well. */
+	int r = st->durable ? snap_start(st, index, term, conf) :
+	    store_snapshot_take_mem(st, index);
+	if (r < 0 || !st->durable)
 		snap_finish(st, index, term, r);
 }
 
@@ -333,7 +334,7 @@ cb_snapshot_read(void *ud, uint64_t index, uint64_t off, void *buf, size_t len)
 {
 	struct store *st = ud;
 	if (!st->durable)
-		return -ENOTSUP;
+		return store_snapshot_read_mem(index, off, buf, len);
 	if (st->outgoing && rft_snap_meta(st->outgoing)->index != index) {
 		rft_snap_close(st->outgoing);
 		st->outgoing = NULL;
@@ -606,6 +607,7 @@ store_raft_stop(struct store *st)
 	if (st->outgoing)
 		rft_snap_close(st->outgoing);
 	rft_store_close(st->log);
+	store_snapshot_free_mem();
 	st->log = NULL;
 }
 
