@@ -443,10 +443,13 @@ run_op(struct txn *tx, unsigned i, const struct kv_op *op,
 	case KV_DELETE_TREE:
 		return op_delete_tree(tx, op);
 	case KV_DELETE_CAS:
-		if (cur == NULL || cur->modify_index != op->index)
+		/* Consul's kvsDeleteCASTxn: only an existing entry at
+		 * another index fails; deleting a missing key succeeds. */
+		if (cur != NULL && cur->modify_index != op->index)
 			return fail(r, "failed to delete key " KEYF
 			    ", index is stale", KEYA(op));
-		del(tx, cur);
+		if (cur)
+			del(tx, cur);
 		return true;
 	default:
 		return fail(r, "unknown KV verb %d", (int)op->verb);

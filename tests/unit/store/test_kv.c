@@ -93,6 +93,9 @@ START_TEST(cas_rules)
 	d.index = 4;
 	ck_assert_int_eq(apply1(5, d, &r), 0);
 	ck_assert_ptr_null(kv_get(&t, "k", 1));
+	/* As Consul: a CAS delete of a missing key succeeds. */
+	ck_assert_int_eq(apply1(6, d, &r), 0);
+	ck_assert(r.ok);
 }
 END_TEST
 
