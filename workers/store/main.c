@@ -12,6 +12,7 @@
 #include "workers/store/catalog_store.h"
 #include "workers/store/store_dnsfeed.h"
 #include "supervisor/config.h"
+#include "lib/duration.h"
 #include "lib/log.h"
 
 #include <stdio.h>
@@ -138,6 +139,25 @@ on_status(struct worker *w, unsigned from, struct ipc_chan *ch,
 	store_status_req(w->app, &sw);
 }
 
+/* hashicorp/raft Stats(): "0" on the leader, "never" before any
+ * contact, else the age as a Go duration ("12.5ms"). */
+static void
+last_contact_stat(struct buf *out)
+{
+	char d[32];
+	if (st.raft != NULL && store_is_leader(&st)) {
+		stats_add(out, "last_contact", "0");
+		return;
+	}
+	if (st.raft == NULL || rft_last_contact(st.raft) == 0) {
+		stats_add(out, "last_contact", "never");
+		return;
+	}
+	duration_format((int64_t)store_last_contact_ms(&st) * 1000000, d,
+	    sizeof(d));
+	stats_add(out, "last_contact", d);
+}
+
 static void
 raft_stats(const struct agent_config *c, struct buf *out)
 {
@@ -156,14 +176,26 @@ raft_stats(const struct agent_config *c, struct buf *out)
 		    rc->s[i].name, rc->s[i].addr);
 	snprintf(conf + o, sizeof(conf) - o, "]");
 	stats_add(out, "latest_configuration", conf);
+	stats_addu(out, "latest_configuration_index",
+	    st.raft ? rft_conf_index(st.raft) : 0);
 	stats_addu(out, "commit_index", st.raft ? rft_commit_index(st.raft) : 0);
 	stats_addu(out, "applied_index", st.applied);
+	/* Committed but not yet applied (hashicorp/raft's FSM queue). */
+	uint64_t commit = st.raft ? rft_commit_index(st.raft) : 0;
+	stats_addu(out, "fsm_pending", commit > st.applied ?
+	    commit - st.applied : 0);
 	stats_addu(out, "last_log_index", st.raft ? rft_last_index(st.raft) : 0);
 	stats_addu(out, "last_log_term", st.raft ? rft_last_term(st.raft) : 0);
 	stats_addu(out, "last_snapshot_index",
 	    st.raft ? rft_snapshot_index(st.raft) : 0);
-	stats_addu(out, "last_contact", store_last_contact_ms(&st));
+	stats_addu(out, "last_snapshot_term",
+	    st.raft ? rft_snapshot_term(st.raft) : 0);
+	last_contact_stat(out);
 	stats_add(out, "protocol_version", "3");
+	stats_add(out, "protocol_version_min", "0");
+	stats_add(out, "protocol_version_max", "3");
+	stats_add(out, "snapshot_version_min", "0");
+	stats_add(out, "snapshot_version_max", "1");
 }
 
 static void

@@ -313,6 +313,8 @@ uint64_t rft_last_term(const struct rft *r);
 uint64_t rft_snapshot_index(const struct rft *r);
 uint64_t rft_snapshot_term(const struct rft *r);
 const struct rft_conf *rft_conf(const struct rft *r);
+/* Log index of the latest configuration (0: none yet). */
+uint64_t rft_conf_index(const struct rft *r);
 /* Entry at index if held in memory, else NULL.  Its data is NULL (with
  * len > 0) once released (see rft_cbs.fetch). */
 const struct rft_entry *rft_entry_at(const struct rft *r, uint64_t index);

@@ -485,6 +485,7 @@ uint64_t rft_first_index(const struct rft *r) { return r->first; }
 uint64_t rft_last_index(const struct rft *r) { return rft_log_last(r); }
 uint64_t rft_snapshot_index(const struct rft *r) { return r->snap_index; }
 uint64_t rft_snapshot_term(const struct rft *r) { return r->snap_term; }
+uint64_t rft_conf_index(const struct rft *r) { return r->conf_index; }
 const struct rft_conf *rft_conf(const struct rft *r) { return &r->conf; }
 
 uint64_t
