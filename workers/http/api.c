@@ -193,17 +193,24 @@ api_json_begin(struct http_ctx *c, struct json_w *jw, struct buf *out)
 	json_w_init(jw, out, http_pretty(c));
 }
 
-void
-api_json_end(struct http_ctx *c, struct json_w *jw, struct buf *out)
+bool
+api_json_close(struct http_ctx *c, struct json_w *jw, struct buf *out)
 {
 	if (json_w_finish(jw) < 0) {
 		buf_free(out);
 		http_reply_error(c, 500, "internal error encoding JSON");
-		return;
+		return false;
 	}
 	if (http_pretty(c))
 		buf_addch(out, '\n');
-	http_reply_json(c, 200, out);
+	return true;
+}
+
+void
+api_json_end(struct http_ctx *c, struct json_w *jw, struct buf *out)
+{
+	if (api_json_close(c, jw, out))
+		http_reply_json(c, 200, out);
 }
 
 const struct http_route api_routes[] = {

@@ -68,6 +68,8 @@ uint64_t api_index_headers(struct api_req *r);
 bool api_failed(struct api_req *r, unsigned slot, uint16_t want_type);
 
 void api_json_begin(struct http_ctx *c, struct json_w *jw, struct buf *out);
+/* Finish the body in out (newline after ?pretty); false with a 500 sent. */
+bool api_json_close(struct http_ctx *c, struct json_w *jw, struct buf *out);
 void api_json_end(struct http_ctx *c, struct json_w *jw, struct buf *out);
 
 extern const struct http_route api_routes[];
@@ -122,6 +124,32 @@ int api_cat_match(struct api_req *r, const struct bexpr *f,
     const struct bexpr_value *v);
 bool api_cat_entry(struct proto_str item, struct proto_cat_entry *e,
     struct proto_cat_node *n, struct proto_cat_service *s);
+
+/*
+ * In done, instead of api_json_end: replies with the body and remembers it
+ * for the same rows (api_cache.c).  api_cat_cached, right after
+ * api_cat_answer, replies with a remembered body; true if it did.
+ */
+bool api_cat_cached(struct api_req *r, const struct proto_cat_read *rd);
+void api_cat_json_end(struct api_req *r, const struct proto_cat_read *rd,
+    struct json_w *jw, struct buf *out);
+
+/* api_cache.c: bodies rendered from an IPC answer, by what determines them
+ * (kind: the renderer; aux and rows: the answer's bytes besides headers). */
+#define API_CACHE_PRETTY	0x01u	/* ?pretty */
+#define API_CACHE_FOUND		0x02u	/* the answer's found flag */
+struct api_cache_key {
+	api_done_fn *kind;
+	unsigned flags;		/* API_CACHE_* */
+	const char *filter;
+	const void *aux;
+	size_t auxlen;
+	const void *rows;
+	size_t rowslen;
+};
+const struct buf *api_cache_get(const struct api_cache_key *k);
+void api_cache_put(const struct api_cache_key *k, const void *body,
+    size_t len);
 
 /* bexpr value trees of rows (freed all at once). */
 struct api_vals {

@@ -637,6 +637,46 @@ api_cat_match(struct api_req *r, const struct bexpr *f,
 	return match;
 }
 
+/* What a catalog body is made from besides the renderer (api_cache.c). */
+static void
+cat_cache_key(struct api_req *r, const struct proto_cat_read *rd,
+    struct api_cache_key *key)
+{
+	struct cat_ctx *k = r->arg;
+	key->kind = r->done;
+	key->flags = (http_pretty(r->ctx) ? API_CACHE_PRETTY : 0) |
+	    (rd->found ? API_CACHE_FOUND : 0);
+	key->filter = k->filter;
+	key->aux = rd->node.p;
+	key->auxlen = rd->node.len;
+	key->rows = rd->items.raw;
+	key->rowslen = rd->items.rawlen;
+}
+
+bool
+api_cat_cached(struct api_req *r, const struct proto_cat_read *rd)
+{
+	struct api_cache_key key;
+	cat_cache_key(r, rd, &key);
+	const struct buf *body = api_cache_get(&key);
+	if (body == NULL)
+		return false;
+	http_reply(r->ctx, 200, "application/json", body->data, body->len);
+	return true;
+}
+
+void
+api_cat_json_end(struct api_req *r, const struct proto_cat_read *rd,
+    struct json_w *jw, struct buf *out)
+{
+	struct api_cache_key key;
+	if (!api_json_close(r->ctx, jw, out))
+		return;
+	cat_cache_key(r, rd, &key);
+	api_cache_put(&key, out->data, out->len);
+	http_reply_json(r->ctx, 200, out);
+}
+
 /* One CAT_ENTRY, its node and service decoded (either may be absent). */
 bool
 api_cat_entry(struct proto_str item, struct proto_cat_entry *e,
@@ -867,7 +907,7 @@ service_done(struct api_req *r)
 	struct api_vals vals = { 0 };
 	struct json_w jw;
 	struct buf out;
-	if (!api_cat_answer(r, &rd))
+	if (!api_cat_answer(r, &rd) || api_cat_cached(r, &rd))
 		return;
 	struct bexpr *f = api_cat_filter(r);
 	api_json_begin(r->ctx, &jw, &out);
@@ -893,7 +933,7 @@ service_done(struct api_req *r)
 			json_service_node(&jw, &n, &s);
 	}
 	json_w_arr_close(&jw);
-	api_json_end(r->ctx, &jw, &out);
+	api_cat_json_end(r, &rd, &jw, &out);
 out:
 	bexpr_free(f);
 	api_vals_free(&vals);

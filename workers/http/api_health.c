@@ -78,7 +78,7 @@ checks_done(struct api_req *r)
 	struct api_vals vals = { 0 };
 	struct json_w jw;
 	struct buf out;
-	if (!api_cat_answer(r, &rd))
+	if (!api_cat_answer(r, &rd) || api_cat_cached(r, &rd))
 		return;
 	struct bexpr *f = api_cat_filter(r);
 	api_json_begin(r->ctx, &jw, &out);
@@ -102,7 +102,7 @@ checks_done(struct api_req *r)
 			json_check(&jw, &c);
 	}
 	json_w_arr_close(&jw);
-	api_json_end(r->ctx, &jw, &out);
+	api_cat_json_end(r, &rd, &jw, &out);
 out:
 	bexpr_free(f);
 	api_vals_free(&vals);
@@ -210,7 +210,7 @@ service_done(struct api_req *r)
 	struct api_vals vals = { 0 };
 	struct json_w jw;
 	struct buf out;
-	if (!api_cat_answer(r, &rd))
+	if (!api_cat_answer(r, &rd) || api_cat_cached(r, &rd))
 		return;
 	struct bexpr *f = api_cat_filter(r);
 	api_json_begin(r->ctx, &jw, &out);
@@ -236,7 +236,7 @@ service_done(struct api_req *r)
 			json_entry(&jw, &n, &s, &e.checks);
 	}
 	json_w_arr_close(&jw);
-	api_json_end(r->ctx, &jw, &out);
+	api_cat_json_end(r, &rd, &jw, &out);
 out:
 	bexpr_free(f);
 	api_vals_free(&vals);
