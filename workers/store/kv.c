@@ -71,7 +71,6 @@ kv_entry_new(const char *key, uint32_t keylen, const uint8_t *value,
 {
 	struct kv_entry *e = xmalloc(sizeof(*e) + keylen + 1 + vlen);
 	memset(e, 0, sizeof(*e));
-	e->key = (char *)(e + 1);
 	memcpy(e->key, key, keylen);
 	e->key[keylen] = '\0';
 	e->keylen = keylen;
@@ -83,17 +82,23 @@ kv_entry_new(const char *key, uint32_t keylen, const uint8_t *value,
 	return e;
 }
 
-/* Entries built field by field (key and value malloc'd on their own)
- * are freed as well as kv_entry_new's. */
+struct kv_tomb *
+kv_tomb_new(const char *key, uint32_t keylen, uint64_t index)
+{
+	struct kv_tomb *tb = xmalloc(sizeof(*tb) + keylen + 1);
+	memset(tb, 0, sizeof(*tb));
+	memcpy(tb->key, key, keylen);
+	tb->key[keylen] = '\0';
+	tb->keylen = keylen;
+	tb->index = index;
+	return tb;
+}
+
 void
 kv_entry_free(struct kv_entry *e)
 {
 	if (e == NULL)
 		return;
-	if (e->key != (char *)(e + 1)) {
-		free(e->key);
-		free(e->value);
-	}
 	free(e->session);
 	free(e);
 }
@@ -114,9 +119,7 @@ kv_free(struct kv_table *t)
 	}
 	while ((n = avl_first(&t->tombs)) != NULL) {
 		avl_remove(&t->tombs, n);
-		struct kv_tomb *tb = avl_entry(n, struct kv_tomb, node);
-		free(tb->key);
-		free(tb);
+		free(avl_entry(n, struct kv_tomb, node));
 	}
 	kv_init(t);
 }
@@ -240,9 +243,7 @@ tombstone(struct txn *tx, struct undo *u, const char *key, uint32_t keylen)
 		tb = avl_entry(n, struct kv_tomb, node);
 		u->tomb_old = tb->index;
 	} else {
-		tb = xcalloc(1, sizeof(*tb));
-		tb->key = xstrndup(key, keylen);
-		tb->keylen = keylen;
+		tb = kv_tomb_new(key, keylen, 0);
 		avl_insert(&tx->t->tombs, &tb->node);
 	}
 	tb->index = tx->index;
@@ -268,7 +269,6 @@ rollback(struct txn *tx)
 				u->tomb->index = u->tomb_old;
 			else {
 				avl_remove(&tx->t->tombs, &u->tomb->node);
-				free(u->tomb->key);
 				free(u->tomb);
 			}
 		}
@@ -481,7 +481,6 @@ kv_reap(struct kv_table *t, uint64_t index)
 		struct kv_tomb *tb = avl_entry(n, struct kv_tomb, node);
 		if (tb->index <= index) {
 			avl_remove(&t->tombs, n);
-			free(tb->key);
 			free(tb);
 		}
 		n = next;

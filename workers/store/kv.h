@@ -27,22 +27,26 @@
 #include "lib/avl.h"
 #include "lib/util.h"
 
+/* One block per key: this header, the key (NUL-terminated) and the value
+ * right after it.  The key has no pointer of its own (88 bytes of header
+ * instead of 96: with 100k+ keys the per-key overhead is most of the
+ * store worker's memory beyond the data itself, docs/performance.md). */
 struct kv_entry {
 	struct avl_node node;
-	char *key;
-	uint32_t keylen;
-	uint32_t vlen;
-	uint8_t *value;		/* vlen bytes; NULL when vlen == 0 */
+	uint8_t *value;		/* vlen bytes inside the block; NULL if none */
 	uint64_t flags;
 	uint64_t create_index, modify_index, lock_index;
 	char *session;		/* NULL when not locked */
+	uint32_t keylen;
+	uint32_t vlen;
+	char key[];
 };
 
 struct kv_tomb {
 	struct avl_node node;
-	char *key;
-	uint32_t keylen;
 	uint64_t index;
+	uint32_t keylen;
+	char key[];		/* NUL-terminated */
 };
 
 struct kv_table {
@@ -89,11 +93,14 @@ struct kv_result {
 typedef bool kv_session_fn(void *arg, const char *session);
 
 /* An entry holding copies of key (NUL-terminated) and value in the same
- * allocation; everything else zero.  kv_entry_free frees it, and also an
- * entry whose key and value were malloc'd separately. */
+ * allocation; everything else zero.  kv_entry_free frees it and its
+ * session. */
 struct kv_entry *kv_entry_new(const char *key, uint32_t keylen,
     const uint8_t *value, uint32_t vlen);
 void kv_entry_free(struct kv_entry *e);
+/* A tombstone with its key in the same block; free(3) frees it. */
+struct kv_tomb *kv_tomb_new(const char *key, uint32_t keylen,
+    uint64_t index);
 
 void kv_init(struct kv_table *t);
 void kv_free(struct kv_table *t);

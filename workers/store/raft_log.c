@@ -145,6 +145,26 @@ rft_log_truncate(struct rft *r, uint64_t from)
 		r->verified = from - 1;
 }
 
+/*
+ * Give back the array's spare room once most of it is free.  Between two
+ * snapshots (raft_snapshot_interval, 30 s) a write burst grows the array
+ * by doubling, to 262144 slots (10 MiB) after ~250k writes; compaction
+ * keeps only trailing_logs of them, and without this the array, and its
+ * pages, stayed at the burst's size for good.  A quarter, so that a
+ * steady load does not shrink and regrow it at every snapshot.
+ */
+static void
+rft_log_shrink(struct rft *r)
+{
+	size_t want = r->cap;
+	while (want > 64 && r->nents < want / 4)
+		want /= 2;
+	if (want == r->cap)
+		return;
+	r->ents = xrealloc(r->ents, want * sizeof(*r->ents));
+	r->cap = want;
+}
+
 /* Drop entries <= upto: they are covered by a durable snapshot (§5.1). */
 void
 rft_log_compact(struct rft *r, uint64_t upto)
@@ -160,6 +180,7 @@ rft_log_compact(struct rft *r, uint64_t upto)
 	memmove(r->ents, r->ents + k, (r->nents - k) * sizeof(*r->ents));
 	r->nents -= k;
 	r->first = upto + 1;
+	rft_log_shrink(r);
 }
 
 /* Discard the whole log for a snapshot (Figure 13's last step). */
@@ -173,6 +194,8 @@ rft_log_reset(struct rft *r, uint64_t snap_index, uint64_t snap_term)
 	r->snap_term = snap_term;
 	r->first = snap_index + 1;
 	r->released = snap_index;
+	if (r->ents)
+		rft_log_shrink(r);
 }
 
 /* Entries this far behind the applied index are released even when a

@@ -132,24 +132,17 @@ restore_entry(struct kv_table *t, const uint8_t *p, size_t len)
 	struct proto_kv_entry m;
 	if (proto_dec_kv_entry(p, len, &m) < 0)
 		return -EBADMSG;
-	struct kv_entry *e = xcalloc(1, sizeof(*e));
-	e->key = xstrndup(m.key.p, m.key.len);
-	e->keylen = m.key.len;
-	e->vlen = m.value.len;
-	if (m.value.len) {
-		e->value = xmalloc(m.value.len);
-		memcpy(e->value, m.value.p, m.value.len);
-	}
+	/* One block, as kv_apply builds them: a restored or restarted
+	 * server holds its keys as densely as one that applied the log. */
+	struct kv_entry *e = kv_entry_new(m.key.p, m.key.len,
+	    (const uint8_t *)m.value.p, m.value.len);
 	e->flags = m.flags;
 	e->create_index = m.create_index;
 	e->modify_index = m.modify_index;
 	e->lock_index = m.lock_index;
 	e->session = m.session.len ? xstrndup(m.session.p, m.session.len) : NULL;
 	if (avl_insert(&t->entries, &e->node) != &e->node) {
-		free(e->key);
-		free(e->value);
-		free(e->session);
-		free(e);
+		kv_entry_free(e);
 		return -EBADMSG;
 	}
 	t->bytes += e->keylen + e->vlen;
@@ -165,12 +158,8 @@ restore_tomb(struct kv_table *t, const uint8_t *p, size_t len)
 	if (proto_get_str(&c, &key) < 0 || proto_get_u64(&c, &index) < 0 ||
 	    c.left)
 		return -EBADMSG;
-	struct kv_tomb *tb = xcalloc(1, sizeof(*tb));
-	tb->key = xstrndup(key.p, key.len);
-	tb->keylen = key.len;
-	tb->index = index;
+	struct kv_tomb *tb = kv_tomb_new(key.p, key.len, index);
 	if (avl_insert(&t->tombs, &tb->node) != &tb->node) {
-		free(tb->key);
 		free(tb);
 		return -EBADMSG;
 	}
