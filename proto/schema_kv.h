@@ -12,7 +12,8 @@
 	M(KV_TXN_ERR, 0x0207, kv_txn_err)       \
 	M(SNAPSHOT_SAVE_REQ, 0x0208, snapshot_save_req) \
 	M(SNAPSHOT, 0x0209, snapshot)           \
-	M(STATE_RESTORE, 0x020a, state_restore)
+	M(STATE_RESTORE, 0x020a, state_restore) \
+	M(KV_TXN_READ_REQ, 0x020b, kv_txn_read_req)
 
 /* One operation of a transaction (verb: enum kv_verb in store/kv.h). */
 #define PROTO_F_kv_op(F)                                           \
@@ -41,8 +42,19 @@
 /* http -> store: a transaction; items are KV_OP messages. */
 #define PROTO_F_kv_txn_req(F) F(strv, ops)
 
-/* store -> http: the outcome; results are KV_ENTRY, errors KV_TXN_ERR. */
-#define PROTO_F_kv_txn(F) F(u64, index) F(strv, results) F(strv, errors)
+/*
+ * http -> store: a transaction of reads only (get, get-tree and the
+ * checks), served as a read as Consul's Txn.Read: no log entry, the
+ * consistency of KV_READ_REQ.  txn is an encoded KV_TXN_REQ body.
+ */
+#define PROTO_F_kv_txn_read_req(F)                                      \
+	F(u8, consistency) F(u64, max_stale_ms) F(str, txn)
+
+/* store -> http: the outcome; results are KV_ENTRY, errors KV_TXN_ERR;
+ * known_leader and last_contact_ms as in KV_READ, for read-only ones. */
+#define PROTO_F_kv_txn(F)                                               \
+	F(u64, index) F(strv, results) F(strv, errors)                    \
+	F(bool, known_leader) F(u64, last_contact_ms)
 #define PROTO_F_kv_txn_err(F) F(u32, op_index) F(str, what)
 
 /* http -> store: take a snapshot of the replicated state (reply SNAPSHOT).

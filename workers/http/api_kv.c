@@ -2,7 +2,8 @@
  * /v1/kv/<key> and /v1/txn (reference/consul.md sections 1.4, 1.6, 2;
  * Consul's agent/kvs_endpoint.go and txn_endpoint.go).  Reads go to the
  * store as KV_READ_REQ (blocking and consistency options included); writes
- * as a KV_TXN_REQ, which the store applies through Raft.
+ * as a KV_TXN_REQ, which the store applies through Raft; a transaction of
+ * reads only as a KV_TXN_READ_REQ, served like a read (Txn.Read).
  *
  * Keys are taken as given (any bytes but NUL, not starting with '/'),
  * as Consul did before its 2025 key-character filter.
@@ -428,9 +429,25 @@ json_u64(yajl_val v, uint64_t *out)
 	return true;
 }
 
-/* One {"KV": {...}} element -> an encoded KV_OP; NULL + message on error. */
+/* A verb that only reads: a transaction of these is Consul's Txn.Read. */
+static bool
+verb_reads(enum kv_verb v)
+{
+	return v == KV_GET || v == KV_GET_TREE || v == KV_CHECK_INDEX ||
+	    v == KV_CHECK_SESSION || v == KV_CHECK_NOT_EXISTS;
+}
+
+/* The consistency a read-only transaction was served with (its arg). */
+struct txn_read_ctx {
+	uint8_t consistency;
+};
+
+/*
+ * One {"KV": {...}} element -> an encoded KV_OP; NULL + message on error.
+ * *reads is cleared when the op writes.
+ */
 static const char *
-txn_op(yajl_val el, unsigned i, struct buf *out)
+txn_op(yajl_val el, bool *reads, struct buf *out)
 {
 	const char *verb_s = NULL, *key = "", *val = NULL, *sess = "";
 	uint64_t flags = 0, index = 0;
@@ -442,6 +459,8 @@ txn_op(yajl_val el, unsigned i, struct buf *out)
 	enum kv_verb verb = verb_by_name(verb_s);
 	if (verb == 0)
 		return "unknown KV verb";
+	if (!verb_reads(verb))
+		*reads = false;
 	yajl_val k = json_get(kv, "Key"), v = json_get(kv, "Value"),
 	    s = json_get(kv, "Session");
 	if ((k && !json_as_str(k, &key)) ||
@@ -458,7 +477,6 @@ txn_op(yajl_val el, unsigned i, struct buf *out)
 	}
 	enc_op(out, verb, key, raw.data, raw.len, flags, index, sess);
 	buf_free(&raw);
-	(void)i;
 	return NULL;
 }
 
@@ -477,8 +495,13 @@ txn_done(struct api_req *r)
 		http_reply_error(r->ctx, 500, "malformed txn answer");
 		return;
 	}
-	http_reply_headerf(r->ctx, "X-Consul-Index", "%" PRIu64,
-	    t.index ? t.index : 1);
+	const struct txn_read_ctx *rd = r->arg;
+	if (rd)		/* served as a read: Consul sets the read's meta */
+		api_read_headers(r->ctx, t.index, t.known_leader,
+		    t.last_contact_ms, rd->consistency);
+	else
+		http_reply_headerf(r->ctx, "X-Consul-Index", "%" PRIu64,
+		    t.index ? t.index : 1);
 	api_json_begin(r->ctx, &jw, &out);
 	json_w_obj_open(&jw);
 	json_w_key(&jw, "Results");
@@ -526,6 +549,36 @@ txn_done(struct api_req *r)
 	http_reply_json(r->ctx, t.errors.n ? 409 : 200, &out);
 }
 
+/*
+ * Consul's Txn.Read: only reads, so the store serves it like a KV read
+ * with the query's consistency (?stale, ?consistent; both is 400).
+ */
+static void
+send_txn_read(struct http_ctx *c, const struct http_request *req,
+    const struct proto_str *ops, uint32_t n)
+{
+	struct api_read_opts o;
+	if (!api_read_opts(c, req, &o))
+		return;
+	struct proto_kv_txn_req t = { .ops = { .n = n, .strs = ops } };
+	struct buf txn, b;
+	buf_init(&txn);
+	buf_init(&b);
+	proto_enc_kv_txn_req(&txn, &t);
+	struct proto_kv_txn_read_req q = { .consistency = o.consistency,
+		.max_stale_ms = o.max_stale_ms,
+		.txn = { (const char *)txn.data, (uint32_t)txn.len } };
+	proto_enc_kv_txn_read_req(&b, &q);
+	struct txn_read_ctx *rd = xcalloc(1, sizeof(*rd));
+	rd->consistency = o.consistency;
+	struct api_req *r = api_req_new(c, txn_done);
+	r->arg = rd;
+	api_ask(r, PROC_STORE, PROTO_KV_TXN_READ_REQ, &b);
+	buf_free(&txn);
+	buf_free(&b);
+	api_go(r);
+}
+
 void
 api_txn(struct http_ctx *c, const struct http_request *req)
 {
@@ -558,11 +611,12 @@ api_txn(struct http_ctx *c, const struct http_request *req)
 	}
 	struct proto_str *items = xcalloc(n + 1, sizeof(*items));
 	size_t *offs = xcalloc(n + 1, sizeof(*offs));
+	bool reads = true;
 	buf_init(&ops);
 	for (size_t i = 0; i < n; i++) {
 		offs[i] = ops.len;
 		const char *why = txn_op(YAJL_GET_ARRAY(doc)->values[i],
-		    (unsigned)i, &ops);
+		    &reads, &ops);
 		if (why) {
 			http_reply_error(c, 400, "Failed to parse body: "
 			    "operation %zu: %s", i, why);
@@ -574,7 +628,10 @@ api_txn(struct http_ctx *c, const struct http_request *req)
 		items[i].p = (const char *)ops.data + offs[i];
 		items[i].len = (uint32_t)(offs[i + 1] - offs[i]);
 	}
-	send_txn(c, items, (uint32_t)n, txn_done, NULL);
+	if (reads && n > 0)
+		send_txn_read(c, req, items, (uint32_t)n);
+	else
+		send_txn(c, items, (uint32_t)n, txn_done, NULL);
 out:
 	free(items);
 	free(offs);

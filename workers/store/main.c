@@ -226,6 +226,7 @@ static const struct worker_handler store_handlers[] = {
 	{ PROTO_STATUS_PEERS_REQ, FROM(PROC_HTTP), on_status },
 	{ PROTO_KV_READ_REQ, FROM(PROC_HTTP), store_on_kv_read },
 	{ PROTO_KV_TXN_REQ, FROM(PROC_HTTP), store_on_kv_txn },
+	{ PROTO_KV_TXN_READ_REQ, FROM(PROC_HTTP), store_on_kv_txn_read },
 	{ PROTO_SNAPSHOT_SAVE_REQ, FROM(PROC_HTTP), store_on_snapshot_save },
 	{ PROTO_STATE_RESTORE, FROM(PROC_HTTP), store_on_state_restore },
 	{ PROTO_CAT_REGISTER, FROM(PROC_HTTP) | FROM(PROC_CHECKS),

@@ -74,6 +74,9 @@ rpc_dispatch(struct store *st, struct store_waiter *w)
 	case PROTO_KV_TXN_REQ:
 		store_kv_txn_req(st, w);
 		return;
+	case PROTO_KV_TXN_READ_REQ:
+		store_kv_txn_read_req(st, w);
+		return;
 	case PROTO_STATUS_LEADER_REQ:
 	case PROTO_STATUS_PEERS_REQ:
 		store_status_req(st, w);

@@ -43,6 +43,7 @@ read_only(uint16_t type)
 {
 	switch (type) {
 	case PROTO_KV_READ_REQ:
+	case PROTO_KV_TXN_READ_REQ:
 	case PROTO_CAT_READ_REQ:
 	case PROTO_STATUS_LEADER_REQ:
 	case PROTO_STATUS_PEERS_REQ:

@@ -132,15 +132,19 @@ bool store_kv_txn_read_only(const uint8_t *p, size_t len);
 /* store_kv.c */
 void store_on_kv_read(struct worker *wk, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m);
+void store_on_kv_txn_read(struct worker *wk, unsigned from,
+    struct ipc_chan *ch, struct ipc_msg *m);
 void store_on_kv_txn(struct worker *wk, unsigned from, struct ipc_chan *ch,
     struct ipc_msg *m);
 /* Serve, or forward (to the leader, or from a client agent to a server),
  * a request held by a waiter from IPC or the server port; takes w. */
 void store_kv_read_req(struct store *st, struct store_waiter *w);
 void store_kv_txn_req(struct store *st, struct store_waiter *w);
+void store_kv_txn_read_req(struct store *st, struct store_waiter *w);
 void store_waiter_from(struct worker *wk, unsigned from,
     const struct ipc_msg *m, struct store_waiter *w);
 void store_kv_read(struct store *st, struct store_waiter *w);
+void store_kv_txn_read(struct store *st, struct store_waiter *w);
 void store_reply(struct store *st, const struct store_waiter *w,
     uint16_t type, const struct buf *payload);
 void store_reply_error(struct store *st, const struct store_waiter *w,

@@ -118,7 +118,9 @@ reply_txn(struct store *st, struct store_waiter *w, uint64_t index,
 	}
 	struct proto_kv_txn t = { .index = index,
 		.results = { .n = ok ? o->n : 0, .strs = items },
-		.errors = { .n = ne, .strs = eitems } };
+		.errors = { .n = ne, .strs = eitems },
+		.known_leader = st->raft && rft_leader(st->raft) != 0,
+		.last_contact_ms = store_last_contact_ms(st) };
 	proto_enc_kv_txn(&reply, &t);
 	store_reply(st, w, PROTO_KV_TXN, &reply);
 	free(items);

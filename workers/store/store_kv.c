@@ -260,6 +260,44 @@ route(struct store *st, struct store_waiter *w, int r)
 	rpc_hold(st, w);	/* until a leader is elected, briefly */
 }
 
+/*
+ * Whether this server answers a read from its own state: ?stale (unless
+ * it has not heard from a leader within ?max_stale, when it is served as
+ * a default read, as Consul's), or a default read on the leader's lease.
+ */
+static bool
+serve_here(struct store *st, uint8_t consistency, uint64_t max_stale_ms)
+{
+	if (consistency == 1)
+		return !(max_stale_ms &&
+		    store_last_contact_ms(st) > max_stale_ms);
+	return consistency == 0 && store_is_leader(st) &&
+	    rft_lease_valid(st->raft, mono_ms());
+}
+
+typedef void store_read_fn(struct store *st, struct store_waiter *w);
+
+/* Serve a read here when its consistency allows, after a ReadIndex round
+ * on the leader, else forwarded (route); takes w. */
+static void
+serve_read(struct store *st, struct store_waiter *w, uint8_t consistency,
+    uint64_t max_stale_ms, store_read_fn *fn)
+{
+	if (st->raft == NULL) {
+		route(st, w, -ENOTCONN);
+		return;
+	}
+	if (serve_here(st, consistency, max_stale_ms)) {
+		fn(st, w);
+		store_waiter_free(w);
+		return;
+	}
+	int r = store_read_index(st, w);
+	if (r < 0)
+		route(st, w, r);
+	/* else the waiter went to the pending map */
+}
+
 void
 store_kv_read_req(struct store *st, struct store_waiter *w)
 {
@@ -269,21 +307,40 @@ store_kv_read_req(struct store *st, struct store_waiter *w)
 		store_waiter_free(w);
 		return;
 	}
-	if (st->raft == NULL) {
-		route(st, w, -ENOTCONN);
+	serve_read(st, w, q.consistency, q.max_stale_ms, store_kv_read);
+}
+
+/* A read-only transaction from local state (consistency settled). */
+void
+store_kv_txn_read(struct store *st, struct store_waiter *w)
+{
+	struct proto_kv_txn_read_req q;
+	if (proto_dec_kv_txn_read_req(w->req.data, w->req.len, &q) < 0) {
+		store_reply_error(st, w, -EBADMSG, "malformed transaction");
 		return;
 	}
-	if (q.consistency == 1 ||			/* stale */
-	    (q.consistency == 0 && store_is_leader(st) &&
-	    rft_lease_valid(st->raft, mono_ms()))) {
-		store_kv_read(st, w);
+	store_fsm_kv_txn(st, st->applied, (const uint8_t *)q.txn.p,
+	    q.txn.len, w);
+}
+
+/*
+ * Consul's Txn.Read: a transaction of reads only changes nothing, so it
+ * takes no log entry and is served like a KV read, ?stale included: here
+ * when the consistency allows, after a ReadIndex round for ?consistent,
+ * else by the leader.
+ */
+void
+store_kv_txn_read_req(struct store *st, struct store_waiter *w)
+{
+	struct proto_kv_txn_read_req q;
+	if (proto_dec_kv_txn_read_req(w->req.data, w->req.len, &q) < 0 ||
+	    !store_kv_txn_read_only((const uint8_t *)q.txn.p, q.txn.len)) {
+		store_reply_error(st, w, -EBADMSG,
+		    "malformed read-only transaction");
 		store_waiter_free(w);
 		return;
 	}
-	int r = store_read_index(st, w);
-	if (r < 0)
-		route(st, w, r);
-	/* else the waiter went to the pending map */
+	serve_read(st, w, q.consistency, q.max_stale_ms, store_kv_txn_read);
 }
 
 void
@@ -313,6 +370,15 @@ store_on_kv_read(struct worker *wk, unsigned from, struct ipc_chan *ch,
 	struct store_waiter w;
 	store_waiter_from(wk, from, m, &w);
 	store_kv_read_req(wk->app, &w);
+}
+
+void
+store_on_kv_txn_read(struct worker *wk, unsigned from, struct ipc_chan *ch,
+    struct ipc_msg *m)
+{
+	struct store_waiter w;
+	store_waiter_from(wk, from, m, &w);
+	store_kv_txn_read_req(wk->app, &w);
 }
 
 void

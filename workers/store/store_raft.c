@@ -406,6 +406,8 @@ cb_read_done(void *ud, uint64_t cookie, int err, uint64_t index)
 		store_reply_error(st, &w, err, "No cluster leader");
 	else if (w.type == PROTO_CAT_READ_REQ)
 		store_catalog_read(st, &w);
+	else if (w.type == PROTO_KV_TXN_READ_REQ)
+		store_kv_txn_read(st, &w);
 	else
 		store_kv_read(st, &w);
 	store_waiter_free(&w);
