@@ -430,3 +430,37 @@ def test_client_without_servers_says_so(agents):
     assert r.status == 500 and b"No known Consul servers" in r.body
     r = c.get("/v1/kv/x")
     assert r.status == 500 and b"No known Consul servers" in r.body
+
+
+def list_peers(a, stale=False):
+    """list-peers' rows as (node, address, voter) through agent a."""
+    args = ["operator", "raft", "list-peers", "-http-addr", a.http_addr]
+    r = a.cli(*(args + (["-stale"] if stale else [])))
+    if r.returncode != 0:
+        return None
+    return {(l.split()[0], l.split()[2], l.split()[4])
+            for l in r.stdout.splitlines()[1:]}
+
+
+def test_restarts_keep_list_peers_names(agents, cluster_cfg):
+    """kill -9 and restart of servers, one at a time and two at once:
+    once settled, every server's list-peers (its own view with -stale,
+    and the leader's) names each peer as gossip does, never
+    "(unknown)", as Consul's does."""
+    servers = form(agents, cluster_cfg, n=4)
+    want = {(s.name, "%s:8300" % s.ip, "true") for s in servers}
+    rounds = [[s] for s in servers] + [[servers[0], servers[2]]]
+    for victims in rounds:
+        for v in victims:
+            pids = list(v.worker_pids().values())
+            v.kill()
+            wait_for(lambda: all_dead(pids), 10, what="victim gone")
+        for v in victims:
+            v.start()
+        wait_for(lambda: settled(servers), 45, interval=0.2,
+                 what="%s back" % [v.name for v in victims])
+        for s in servers:
+            wait_for(lambda: list_peers(s) == want and
+                     list_peers(s, stale=True) == want, 15, interval=0.3,
+                     what="%s: list-peers %r, -stale %r" % (
+                         s.name, list_peers(s), list_peers(s, True)))

@@ -132,6 +132,43 @@ kick(struct store *st)
 	ev_feed_event(st->w->loop, &st->cl->tick, EV_TIMER);
 }
 
+/*
+ * Gossip may report members before this worker started (its channel is
+ * up, and gossip replays its members on it, before STARTUP runs
+ * cluster_init): those events are kept, in order, and applied by the
+ * first tick.  Dropping them lost every member already alive when a
+ * restarted server's store worker came up late: list-peers named them
+ * "(unknown)" and autopilot could not see them fail, for good, since
+ * gossip sends nothing more for members that do not change.
+ */
+static struct buf early_events;	/* u32 length, then the event */
+static bool cluster_started;
+
+static void
+early_keep(const void *p, size_t len)
+{
+	uint32_t n = (uint32_t)len;
+	buf_add(&early_events, &n, sizeof(n));
+	buf_add(&early_events, p, len);
+}
+
+static void
+early_apply(struct store *st)
+{
+	struct buf b = early_events;
+	uint32_t n;
+	buf_init(&early_events);
+	for (size_t off = 0; off + sizeof(n) <= b.len; off += n) {
+		memcpy(&n, b.data + off, sizeof(n));
+		off += sizeof(n);
+		if (n > b.len - off)
+			break;
+		if (cluster_member_event(st, b.data + off, n) == -EBADMSG)
+			log_warnx("cluster: malformed member event from gossip");
+	}
+	buf_free(&b);
+}
+
 int
 cluster_member_event(struct store *st, const void *p, size_t len)
 {
@@ -139,6 +176,8 @@ cluster_member_event(struct store *st, const void *p, size_t len)
 	struct proto_member_event ev;
 	struct proto_member pm;
 	char name[RFT_NAME_MAX];
+	if (cl == NULL && !cluster_started && len < (1u << 20))
+		early_keep(p, len);
 	if (cl == NULL)
 		return -ENOTCONN;
 	if (proto_dec_member_event(p, len, &ev) < 0 ||
@@ -382,6 +421,8 @@ static void
 tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct store *st = t->data;
+	if (early_events.len > 0)
+		early_apply(st);
 	if (st->raft == NULL)
 		return;
 	rpc_hold_tick(st);
@@ -466,6 +507,9 @@ cluster_init(struct store *st)
 	ev_timer_init(&cl->tick, tick_cb, CL_TICK_S, CL_TICK_S);
 	cl->tick.data = st;
 	ev_timer_start(st->w->loop, &cl->tick);
+	cluster_started = true;
+	if (early_events.len > 0)	/* after store_start, from the loop */
+		kick(st);
 	return 0;
 }
 
@@ -484,6 +528,7 @@ cluster_stop(struct store *st)
 		free(cl->transfer_w);
 	}
 	cluster_reconcile_stop(st);
+	buf_free(&early_events);
 	free(cl->wan);
 	free(cl->m);
 	free(cl);
