@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 
 import pytest
 
@@ -131,6 +132,7 @@ def flow(srv, cl, both, http, exit_code):
                   "Check": {"CheckID": "worker-ttl", "TTL": "3s"}})
     # Critical from the start (a TTL check begins critical) and reaped
     # after Consul's minimum of one minute, by a reaper running every 30 s.
+    doomed_at = time.monotonic()
     register(cl, {"Name": "doomed", "Port": 9999,
                   "Check": {"CheckID": "doomed-ttl", "TTL": "10m",
                             "DeregisterCriticalServiceAfter": "1m"}})
@@ -217,6 +219,7 @@ def flow(srv, cl, both, http, exit_code):
     # catalog once critical for a minute (plus up to a reaper period).
     wait_for(lambda: "doomed" not in cl.get("/v1/agent/services").json(),
              60 + 30 + BOUND, interval=0.5, what="doomed reaped")
+    assert time.monotonic() - doomed_at >= 60, "reaped before the minute"
     wait_for(lambda: "doomed" not in srv.get(
         "/v1/catalog/services").json(), BOUND, what="doomed deregistered")
     assert "doomed-ttl" not in cl.get("/v1/agent/checks").json()
