@@ -1,13 +1,16 @@
 """Store APIs on agents that are not the leader: read-only transactions
 served as reads (Consul's Txn.Read: ?stale answered by any server,
 default and ?consistent by the leader, KnownLeader/LastContact headers,
-?stale with ?consistent refused), on followers and client agents."""
+?stale with ?consistent refused), on followers and client agents; and
+/v1/snapshot save and restore through any agent (Consul forwards both to
+the leader; a save with ?stale is a follower's own state)."""
 import base64
 import json
+import os
 
 from conftest import wait_for
 from test_cluster import (agreed_leader, by_addr, cluster_cfg,  # noqa: F401
-                          form, put, start_client)
+                          form, get, put, start_client)
 
 READ_OPS = [{"KV": {"Verb": "get", "Key": "cfg/a"}},
             {"KV": {"Verb": "get-tree", "Key": "cfg/"}},
@@ -77,3 +80,62 @@ def test_read_only_txn_on_followers_and_clients(agents, cluster_cfg):
     assert int(r.headers["X-Consul-LastContact"]) > 0
     r = txn(survivor, READ_OPS, "", timeout=30)
     assert r.status == 500, (r.status, r.body)
+
+
+def test_snapshot_save_and_restore_through_any_agent(agents, cluster_cfg,
+                                                     tmp_path):
+    servers = form(agents, cluster_cfg)
+    leader = by_addr(servers, agreed_leader(servers))
+    follower = [s for s in servers if s is not leader][0]
+    c = start_client(agents, servers)
+    assert put(leader, "snap/a", "before")
+    assert put(leader, "snap/b", "kept")
+    wait_for(lambda: get(follower, "snap/a", "&stale") == "before", 5,
+             what="the follower applied the writes")
+    saved = {}
+    for a, q in ((follower, ""), (follower, "?stale"), (c, ""),
+                 (c, "?stale"), (follower, "?consistent")):
+        r = a.get("/v1/snapshot" + q, timeout=30)
+        assert r.status == 200, (a.name, q, r.status, r.body)
+        assert r.body[257:262] == b"ustar", "not a tar archive"
+        assert int(r.headers["X-Consul-Index"]) > 0
+        saved[(a.name, q)] = r.body
+    r = follower.get("/v1/snapshot?stale&consistent")
+    assert r.status == 400, r.body
+
+    # The CLI against a client agent, then the data changes.
+    path = str(tmp_path / "backup.snap")
+    p = c.cli("snapshot", "save", "-http-addr", c.http_addr, path)
+    assert p.returncode == 0, p.stderr
+    assert os.path.getsize(path) > 0
+    assert put(leader, "snap/a", "after")
+    assert put(leader, "snap/c", "new")
+    wait_for(lambda: all(get(s, "snap/c", "&stale") == "new"
+                         for s in servers), 5, what="the later writes")
+
+    # Restored through a follower: every server has the saved state.
+    p = follower.cli("snapshot", "restore", "-http-addr",
+                     follower.http_addr, path)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    for s in servers:
+        wait_for(lambda: get(s, "snap/a", "&stale") == "before" and
+                 get(s, "snap/c", "&stale") is None, 10,
+                 what="restored on %s" % s.name)
+        assert get(s, "snap/b", "&stale") == "kept"
+    assert get(c, "snap/a") == "before"
+
+    # A restore through the client agent, from an HTTP save taken on the
+    # follower with ?stale, also reaches every server.
+    assert put(leader, "snap/a", "again")
+    r = c.put("/v1/snapshot", body=saved[(follower.name, "?stale")],
+              timeout=30)
+    assert r.status == 200, (r.status, r.body)
+    for s in servers:
+        wait_for(lambda: get(s, "snap/a", "&stale") == "before", 10,
+                 what="second restore on %s" % s.name)
+    # A damaged archive is refused by the agent asked, and changes nothing.
+    bad = bytearray(saved[(c.name, "")])
+    bad[bad.index(b"kept")] ^= 0x20     # in state.bin: its sum is wrong
+    r = follower.put("/v1/snapshot", body=bytes(bad), timeout=30)
+    assert r.status == 400, (r.status, r.body)
+    assert get(leader, "snap/a") == "before"

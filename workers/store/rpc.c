@@ -77,6 +77,12 @@ rpc_dispatch(struct store *st, struct store_waiter *w)
 	case PROTO_KV_TXN_READ_REQ:
 		store_kv_txn_read_req(st, w);
 		return;
+	case PROTO_SNAPSHOT_SAVE_REQ:
+		store_snapshot_save_req(st, w);
+		return;
+	case PROTO_STATE_RESTORE:
+		store_state_restore_req(st, w);
+		return;
 	case PROTO_STATUS_LEADER_REQ:
 	case PROTO_STATUS_PEERS_REQ:
 		store_status_req(st, w);

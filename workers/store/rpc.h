@@ -94,6 +94,13 @@ void rpc_call_forget(struct store *st, void *arg);
  * the answer, or an error saying why there is none.
  */
 void rpc_forward(struct store *st, struct store_waiter *w, const char *addr);
+/* Where a request this store cannot serve goes, after r from
+ * store_propose/store_read_index (-EREMOTE: a leader is known): a client
+ * agent's to any server, a follower's to the leader, else it is held
+ * until a leader is elected.  Takes w. */
+void rpc_route(struct store *st, struct store_waiter *w, int r);
+/* Time a forwarded snapshot save or restore may take. */
+#define RPC_SNAPSHOT_TIMEOUT_MS 50000u
 
 /*
  * Consul's RPC hold (performance.rpc_hold_timeout): a request that finds

@@ -51,6 +51,7 @@ read_only(uint16_t type)
 	case PROTO_AUTOPILOT_CONF_REQ:
 	case PROTO_AUTOPILOT_HEALTH_REQ:
 	case PROTO_DATACENTERS_REQ:
+	case PROTO_SNAPSHOT_SAVE_REQ:
 		return true;
 	}
 	return false;
@@ -75,6 +76,11 @@ fwd_timeout(const struct fwd *f)
 	if (wait > 0)
 		t = (unsigned)MIN(wait, 3600000u) + RPC_BLOCKING_MARGIN_MS -
 		    500 * f->hops;
+	/* The whole state, serialized or replicated: the http worker waits
+	 * 60 s for these. */
+	if (f->w.type == PROTO_SNAPSHOT_SAVE_REQ ||
+	    f->w.type == PROTO_STATE_RESTORE)
+		return RPC_SNAPSHOT_TIMEOUT_MS - 500 * f->hops;
 	/* After a hold, what is left of the asker's patience. */
 	uint64_t now = mono_ms();
 	if (f->deadline && wait == 0)
@@ -191,6 +197,17 @@ rpc_forward(struct store *st, struct store_waiter *w, const char *addr)
 	if (addr)
 		strlcpy_m(f->addr, addr, sizeof(f->addr));
 	fwd_send(f);
+}
+
+void
+rpc_route(struct store *st, struct store_waiter *w, int r)
+{
+	if (!st->server)
+		rpc_forward(st, w, NULL);
+	else if (r == -EREMOTE)
+		rpc_forward(st, w, store_leader_addr(st));
+	else
+		rpc_hold(st, w);	/* until a leader is elected, briefly */
 }
 
 /* ---- the hold ------------------------------------------------------------ */

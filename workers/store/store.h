@@ -110,7 +110,10 @@ int store_snapshot_take_mem(struct store *st, uint64_t index);
 int store_snapshot_read_mem(uint64_t index, uint64_t off, void *p,
     size_t len);
 void store_snapshot_free_mem(void);
-/* store_snapapi.c: /v1/snapshot save and restore. */
+/* store_snapapi.c: /v1/snapshot save and restore; the _req ones serve
+ * or forward a request held by a waiter (IPC or server port), taking w. */
+void store_snapshot_save_req(struct store *st, struct store_waiter *w);
+void store_state_restore_req(struct store *st, struct store_waiter *w);
 void store_on_snapshot_save(struct worker *wk, unsigned from,
     struct ipc_chan *ch, struct ipc_msg *m);
 void store_on_state_restore(struct worker *wk, unsigned from,
