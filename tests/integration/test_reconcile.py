@@ -161,7 +161,14 @@ def test_graceful_leave_deregisters_node(agents):
     r = c.cli("leave", "-http-addr", c.http_addr)
     assert r.returncode == 0, r.stderr
     assert c.proc.wait(15) == 0
-    wait_for(lambda: c.name not in nodes(srv), 10, what="node deregistered")
+    try:
+        wait_for(lambda: c.name not in nodes(srv), 10,
+                 what="node deregistered")
+    except AssertionError as e:
+        seen = [(m["Name"], m["Status"]) for m in
+                srv.get("/v1/agent/members").json()]
+        raise AssertionError("%s; server's members %r; log:\n%s" % (
+            e, seen, srv.read_log()[-4000:]))
     # With everything on it.
     assert instances(srv, "api") == []
     assert srv.get("/v1/catalog/services").json() == {"consul": []}
