@@ -18,6 +18,7 @@ struct m_node;
 
 struct m_svc {
 	struct avl_node by_name;
+	struct m_svc *prev, *next;	/* the node's instances */
 	struct m_node *node;
 	char *id, *name, *kind, *address;
 	char **tags;
@@ -40,7 +41,6 @@ struct m_node {
 struct m_tables {
 	struct avl_tree nodes;
 	struct avl_tree insts;
-	size_t ninst;
 };
 
 struct dns_model {
@@ -67,6 +67,8 @@ node_key(const void *k, const struct avl_node *n)
 	return strcasecmp(k, avl_entry(n, struct m_node, by_name)->name);
 }
 
+/* (service, node, ID); a NULL part sorts before every value, so a key
+ * with a NULL tail seeks to the first instance of its prefix. */
 struct inst_key {
 	const char *name, *node, *id;
 };
@@ -75,12 +77,10 @@ static int
 inst_keycmp(const struct inst_key *k, const struct m_svc *s)
 {
 	int c = strcasecmp(k->name, s->name);
-	if (c == 0 && k->node)
-		c = strcasecmp(k->node, s->node->name);
-	if (c == 0 && k->id)
-		c = strcasecmp(k->id, s->id);
-	else if (c == 0 && k->node == NULL)
-		c = -1;		/* seek: before every instance of the name */
+	if (c == 0)
+		c = k->node ? strcasecmp(k->node, s->node->name) : -1;
+	if (c == 0)
+		c = k->id ? strcasecmp(k->id, s->id) : -1;
 	return c;
 }
 
@@ -105,7 +105,6 @@ tables_init(struct m_tables *t)
 {
 	avl_init(&t->nodes, node_cmp);
 	avl_init(&t->insts, inst_cmp);
-	t->ninst = 0;
 }
 
 static void
@@ -118,14 +117,22 @@ svc_free(struct m_svc *s)
 	for (uint32_t j = 0; j < s->ntags; j++)
 		free(s->tags[j]);
 	free(s->tags);
+	free(s);
 }
 
 static void
-node_free(struct m_node *n)
+svcs_free(struct m_svc *s)
 {
-	for (uint32_t i = 0; i < n->nsvcs; i++)
-		svc_free(&n->svcs[i]);
-	free(n->svcs);
+	while (s) {
+		struct m_svc *next = s->next;
+		svc_free(s);
+		s = next;
+	}
+}
+
+static void
+header_free(struct m_node *n)
+{
 	for (size_t i = 0; i < n->nmeta; i++) {
 		free((char *)n->meta[i].key);
 		free((char *)n->meta[i].value);
@@ -134,15 +141,55 @@ node_free(struct m_node *n)
 	free(n->name);
 	free(n->address);
 	free(n->dc);
+}
+
+static void
+node_free(struct m_node *n)
+{
+	svcs_free(n->svcs);
+	header_free(n);
 	free(n);
+}
+
+static void
+svc_unlink(struct m_tables *t, struct m_node *n, struct m_svc *s)
+{
+	avl_remove(&t->insts, &s->by_name);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		n->svcs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	n->nsvcs--;
+	svc_free(s);
+}
+
+/* Drop the node's instances of name (all of them when name is NULL):
+ * one seek in the instance tree, never a walk over all of n's. */
+static void
+svcs_remove(struct m_tables *t, struct m_node *n, const char *name)
+{
+	if (name == NULL) {
+		while (n->svcs)
+			svc_unlink(t, n, n->svcs);
+		return;
+	}
+	struct inst_key k = { name, n->name, NULL };
+	struct avl_node *a = avl_seek(&t->insts, &k, inst_key);
+	while (a) {
+		struct m_svc *s = avl_entry(a, struct m_svc, by_name);
+		a = avl_next(a);
+		if (s->node != n || strcasecmp(s->name, name) != 0)
+			break;
+		svc_unlink(t, n, s);
+	}
 }
 
 static void
 node_unlink(struct m_tables *t, struct m_node *n)
 {
-	for (uint32_t i = 0; i < n->nsvcs; i++)
-		avl_remove(&t->insts, &n->svcs[i].by_name);
-	t->ninst -= n->nsvcs;
+	svcs_remove(t, n, NULL);
 	avl_remove(&t->nodes, &n->by_name);
 	node_free(n);
 }
@@ -163,29 +210,16 @@ node_remove(struct m_tables *t, const char *name)
 		node_unlink(t, avl_entry(a, struct m_node, by_name));
 }
 
-/* Replaces any row of the same name.  An instance whose key collides
- * (two IDs differing in case only) is dropped: the catalog forbids it. */
-static void
-node_insert(struct m_tables *t, struct m_node *n)
-{
-	node_remove(t, n->name);
-	avl_insert(&t->nodes, &n->by_name);
-	uint32_t w = 0;
-	for (uint32_t i = 0; i < n->nsvcs; i++) {
-		n->svcs[i].node = n;
-		if (w != i)
-			n->svcs[w] = n->svcs[i];
-		if (avl_insert(&t->insts, &n->svcs[w].by_name) ==
-		    &n->svcs[w].by_name)
-			w++;
-		else
-			svc_free(&n->svcs[w]);
-	}
-	n->nsvcs = w;
-	t->ninst += w;
-}
-
 /* ---- decoding ----------------------------------------------------------- */
+
+/* One DNS_NODE: the header in node (its svcs not linked anywhere yet),
+ * and which of the node's instances it replaces. */
+struct m_row {
+	struct m_node *node;
+	bool all;
+	char **names;
+	uint32_t nnames;
+};
 
 enum dns_health
 dns_health_of(const char *status, size_t len)
@@ -213,18 +247,27 @@ strv_dup(const struct proto_strv *v, uint32_t *n)
 	return out;
 }
 
+static void
+strv_free(char **v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static uint16_t
 clamp16(int32_t v)
 {
 	return v < 0 ? 0 : v > 65535 ? 65535 : (uint16_t)v;
 }
 
-static int
-svc_dec(struct proto_str p, struct m_svc *s)
+static struct m_svc *
+svc_dec(struct proto_str p)
 {
 	struct proto_dns_svc m;
 	if (proto_dec_dns_svc(p.p, p.len, &m) < 0 || m.health > 2)
-		return -EBADMSG;
+		return NULL;
+	struct m_svc *s = xcalloc(1, sizeof(*s));
 	s->id = proto_str_dup(m.id);
 	s->name = proto_str_dup(m.service);
 	s->kind = proto_str_dup(m.kind);
@@ -236,9 +279,11 @@ svc_dec(struct proto_str p, struct m_svc *s)
 	s->connect_native = m.connect_native;
 	s->health = (enum dns_health)m.health;
 	if (!s->id || !s->name || !s->kind || !s->address ||
-	    s->ntags != m.tags.n)
-		return -EBADMSG;
-	return 0;
+	    s->ntags != m.tags.n) {
+		svc_free(s);
+		return NULL;
+	}
+	return s;
 }
 
 static int
@@ -258,29 +303,97 @@ meta_dec(const struct proto_strv *v, struct m_node *n)
 	return r;
 }
 
-static struct m_node *
-node_dec(struct proto_str p)
+static int
+svcs_dec(const struct proto_strv *v, struct m_node *n)
 {
-	struct proto_dns_node m;
 	struct proto_strv_iter it;
 	struct proto_str s;
+	struct m_svc **tail = &n->svcs;
+	proto_strv_iter_init(&it, v);
+	while (proto_strv_next(&it, &s)) {
+		if ((*tail = svc_dec(s)) == NULL)
+			return -EBADMSG;
+		tail = &(*tail)->next;
+	}
+	return 0;
+}
+
+static void
+row_free(struct m_row *r)
+{
+	if (r->node)
+		node_free(r->node);
+	strv_free(r->names, r->nnames);
+	memset(r, 0, sizeof(*r));
+}
+
+static int
+row_dec(struct proto_str p, struct m_row *r)
+{
+	struct proto_dns_node m;
+	memset(r, 0, sizeof(*r));
 	if (proto_dec_dns_node(p.p, p.len, &m) < 0 || m.health > 2)
-		return NULL;
-	struct m_node *n = xcalloc(1, sizeof(*n));
+		return -EBADMSG;
+	struct m_node *n = r->node = xcalloc(1, sizeof(*n));
 	n->name = proto_str_dup(m.name);
 	n->address = proto_str_dup(m.address);
 	n->dc = proto_str_dup(m.datacenter);
 	n->health = (enum dns_health)m.health;
-	n->svcs = xcalloc(m.services.n + 1, sizeof(*n->svcs));
-	int r = meta_dec(&m.meta, n);
-	proto_strv_iter_init(&it, &m.services);
-	while (r == 0 && proto_strv_next(&it, &s))
-		r = svc_dec(s, &n->svcs[n->nsvcs++]);
-	if (r < 0 || !n->name || !n->address || !n->dc || *n->name == '\0') {
-		node_free(n);
-		return NULL;
+	r->all = m.all_services;
+	r->names = strv_dup(&m.service_names, &r->nnames);
+	if (meta_dec(&m.meta, n) < 0 || svcs_dec(&m.services, n) < 0 ||
+	    r->nnames != m.service_names.n || !n->name || !n->address ||
+	    !n->dc || *n->name == '\0') {
+		row_free(r);
+		return -EBADMSG;
 	}
-	return n;
+	return 0;
+}
+
+/* Upsert the row's node: header replaced, then the instances it names
+ * (or all) replaced by the row's.  An instance whose key is taken
+ * already (listed twice) is dropped. */
+static void
+row_apply(struct m_tables *t, struct m_row *r)
+{
+	struct avl_node *a = avl_find(&t->nodes, r->node->name, node_key);
+	struct m_node *n, *h = r->node;
+	struct m_svc *s = h->svcs, *next;
+	h->svcs = NULL;
+	if (a == NULL) {
+		n = h;
+		avl_insert(&t->nodes, &n->by_name);
+	} else {
+		n = avl_entry(a, struct m_node, by_name);
+		if (r->all)
+			svcs_remove(t, n, NULL);
+		for (uint32_t i = 0; i < r->nnames; i++)
+			svcs_remove(t, n, r->names[i]);
+		/* Same key case-insensitively: the tree order holds. */
+		header_free(n);
+		n->name = h->name;
+		n->address = h->address;
+		n->dc = h->dc;
+		n->meta = h->meta;
+		n->nmeta = h->nmeta;
+		n->health = h->health;
+		free(h);
+	}
+	r->node = NULL;
+	for (; s; s = next) {
+		next = s->next;
+		s->node = n;
+		s->prev = NULL;
+		if (avl_insert(&t->insts, &s->by_name) != &s->by_name) {
+			svc_free(s);
+			continue;
+		}
+		s->next = n->svcs;
+		if (n->svcs)
+			n->svcs->prev = s;
+		n->svcs = s;
+		n->nsvcs++;
+	}
 }
 
 /* ---- the stream --------------------------------------------------------- */
@@ -327,24 +440,21 @@ apply_rows(struct m_tables *t, const struct proto_dns_update *u)
 {
 	struct proto_strv_iter it;
 	struct proto_str s;
-	struct m_node **rows = xcalloc(u->nodes.n + 1, sizeof(*rows));
+	struct m_row *rows = xcalloc(u->nodes.n + 1, sizeof(*rows));
 	uint32_t n = 0;
 	int r = 0;
 	proto_strv_iter_init(&it, &u->nodes);
-	while (proto_strv_next(&it, &s))
-		if ((rows[n++] = node_dec(s)) == NULL) {
-			r = -EBADMSG;
-			break;
-		}
+	while (r == 0 && proto_strv_next(&it, &s))
+		if ((r = row_dec(s, &rows[n])) == 0)
+			n++;
 	proto_strv_iter_init(&it, &u->gone);
 	while (r == 0 && proto_strv_next(&it, &s))
 		if (memchr(s.p, '\0', s.len))
 			r = -EBADMSG;
 	for (uint32_t i = 0; i < n; i++) {
-		if (r == 0 && rows[i])
-			node_insert(t, rows[i]);
-		else if (rows[i])
-			node_free(rows[i]);
+		if (r == 0)
+			row_apply(t, &rows[i]);
+		row_free(&rows[i]);
 	}
 	free(rows);
 	proto_strv_iter_init(&it, &u->gone);
@@ -410,7 +520,7 @@ void
 dns_model_counts(const struct dns_model *m, size_t *nodes, size_t *instances)
 {
 	*nodes = m->cur.nodes.count;
-	*instances = m->cur.ninst;
+	*instances = m->cur.insts.count;
 }
 
 /* ---- lookups (struct dns_lookup) ---------------------------------------- */

@@ -247,7 +247,7 @@ enc_node(struct buf *out, const struct b_node *bn)
 	struct proto_str *items = views(&svcs, offs, bn->nsvcs);
 	struct proto_dns_node m = { .name = bn->n.node,
 		.address = bn->n.address, .datacenter = bn->n.datacenter,
-		.meta = bn->n.meta, .health = bn->health,
+		.meta = bn->n.meta, .health = bn->health, .all_services = true,
 		.services = { .n = bn->nsvcs, .strs = items } };
 	proto_enc_dns_node(out, &m);
 	buf_free(&svcs);

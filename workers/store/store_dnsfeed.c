@@ -97,6 +97,7 @@ enc_node(struct buf *out, const struct cat_node *n)
 		.address = proto_str_c(n->address),
 		.datacenter = proto_str_c(n->dc),
 		.meta = { .n = 2 * n->nmeta, .items = meta }, .health = nh,
+		.all_services = true,
 		.services = cat_list_strv(&svcs) };
 	proto_enc_dns_node(out, &m);
 	cat_list_free(&svcs);

@@ -20,9 +20,12 @@ struct tsvc {
 	bool native;
 };
 
+/* A row: with all, every instance of the node; else a delta replacing
+ * the node's instances of names (nnames of them). */
 static void
-enc_node(struct buf *out, const char *name, const char *addr,
-    uint8_t health, const struct tsvc *sv, size_t n)
+enc_row(struct buf *out, const char *name, const char *addr,
+    uint8_t health, const struct tsvc *sv, size_t n, bool all,
+    const char *const *names, size_t nnames)
 {
 	struct buf b[8];
 	struct proto_str items[8];
@@ -44,10 +47,19 @@ enc_node(struct buf *out, const char *name, const char *addr,
 	struct proto_dns_node m = { .name = proto_str_c(name),
 		.address = proto_str_c(addr), .datacenter = PROTO_STR("dc1"),
 		.meta = { .n = 2, .items = meta }, .health = health,
+		.all_services = all,
+		.service_names = { .n = (uint32_t)nnames, .items = names },
 		.services = { .n = (uint32_t)n, .strs = items } };
 	proto_enc_dns_node(out, &m);
 	for (size_t i = 0; i < n; i++)
 		buf_free(&b[i]);
+}
+
+static void
+enc_node(struct buf *out, const char *name, const char *addr,
+    uint8_t health, const struct tsvc *sv, size_t n)
+{
+	enc_row(out, name, addr, health, sv, n, true, NULL, 0);
 }
 
 /* One update of nodes (encoded, nn of them) and one gone name. */
@@ -257,6 +269,60 @@ START_TEST(t_answers)
 }
 END_TEST
 
+/* Per-service deltas (schema_dns.h): only the named services of the
+ * node change; the header always does. */
+START_TEST(t_deltas)
+{
+	struct dns_model *m = synced_model();
+	struct seen s;
+	size_t nn, ni;
+	struct buf b;
+	static const struct tsvc web3[] = {
+		{ "web-c", "web", "10.0.0.60", NULL, 82, 0, false } };
+	const char *web[] = { "WEB" }, *db[] = { "db" };
+
+	/* web on n1 becomes one new instance; db and N2's web stay. */
+	buf_init(&b);
+	enc_row(&b, "n1", "10.0.0.1", 0, web3, 1, false, web, 1);
+	ck_assert_int_eq(update(m, 2, 11, false, true, &b, 1, NULL), 0);
+	buf_free(&b);
+	ck_assert_uint_eq(services(m, "web", NULL, 0, &s), 2);
+	ck_assert_uint_eq(services(m, "db", NULL, 0, &s), 1);
+	dns_model_counts(m, &nn, &ni);
+	ck_assert_uint_eq(nn, 2);
+	ck_assert_uint_eq(ni, 3);
+
+	/* db listed with no instance: gone; a header-only row (no names)
+	 * changes the node's address and keeps web-c. */
+	buf_init(&b);
+	enc_row(&b, "n1", "10.0.0.9", 0, NULL, 0, false, db, 1);
+	ck_assert_int_eq(update(m, 3, 12, false, true, &b, 1, NULL), 0);
+	buf_free(&b);
+	ck_assert_uint_eq(services(m, "db", NULL, 0, &s), 0);
+	buf_init(&b);
+	enc_row(&b, "n1", "10.0.0.7", 0, NULL, 0, false, NULL, 0);
+	ck_assert_int_eq(update(m, 4, 13, false, true, &b, 1, NULL), 0);
+	buf_free(&b);
+	ck_assert_uint_eq(services(m, "web", NULL, 0, &s), 2);
+	bool found = false;
+	for (size_t i = 0; i < s.n; i++)
+		if (s.in[i].port == 82)
+			found = strcmp(s.in[i].node.address, "10.0.0.7") == 0;
+	ck_assert(found);
+
+	/* A full sync resets: what it does not list is gone. */
+	buf_init(&b);
+	enc_node(&b, "n3", "10.0.0.3", 0, web2, 1);
+	ck_assert_int_eq(update(m, 0, 14, true, true, &b, 1, NULL), 0);
+	buf_free(&b);
+	ck_assert_uint_eq(services(m, "web", NULL, 0, &s), 1);
+	dns_model_counts(m, &nn, &ni);
+	ck_assert_uint_eq(nn, 1);
+	ck_assert_uint_eq(ni, 1);
+	dns_model_free(m);
+}
+END_TEST
+
 Suite *
 model_suite(void)
 {
@@ -265,6 +331,7 @@ model_suite(void)
 	tcase_add_test(tc, t_lookups);
 	tcase_add_test(tc, t_stream_rules);
 	tcase_add_test(tc, t_answers);
+	tcase_add_test(tc, t_deltas);
 	suite_add_tcase(s, tc);
 	return s;
 }
