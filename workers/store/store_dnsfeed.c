@@ -32,6 +32,12 @@ static struct {
 	uint64_t seq;
 	uint64_t index;		/* highest index observed */
 	uint64_t sent, failed;
+	/* Touched since the last flush: the observer hears nodes and
+	 * service names unpaired, so each touched node is sent with its
+	 * instances of every touched name (its current ones, maybe none). */
+	struct ev_prepare flush;
+	char **nodes, **names;
+	size_t nnodes, nnames, capnodes, capnames;
 } feed;
 
 static uint8_t
@@ -64,8 +70,20 @@ enc_svc(struct buf *out, const struct cat_service *s, uint8_t health)
 
 /* The node's row: one pass over its checks folds each into the node's
  * health or its service's (services are held in ID order). */
+static bool
+named(char *const *names, size_t nnames, const char *name)
+{
+	for (size_t i = 0; i < nnames; i++)
+		if (cat_keycmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* With names NULL every instance (all_services); else the instances of
+ * those names only, each name listed so one left with none goes. */
 static void
-enc_node(struct buf *out, const struct cat_node *n)
+enc_node(struct buf *out, const struct cat_node *n, char *const *names,
+    size_t nnames)
 {
 	struct cat_list svcs;
 	size_t ns = n->services.count, i = 0;
@@ -88,7 +106,8 @@ enc_node(struct buf *out, const struct cat_node *n)
 	}
 	cat_list_init(&svcs);
 	for (size_t k = 0; k < i; k++)
-		enc_svc(cat_list_add(&svcs), v[k], h[k]);
+		if (names == NULL || named(names, nnames, v[k]->name))
+			enc_svc(cat_list_add(&svcs), v[k], h[k]);
 	for (uint32_t k = 0; k < n->nmeta; k++) {
 		meta[2 * k] = n->meta[k].key;
 		meta[2 * k + 1] = n->meta[k].val;
@@ -97,7 +116,9 @@ enc_node(struct buf *out, const struct cat_node *n)
 		.address = proto_str_c(n->address),
 		.datacenter = proto_str_c(n->dc),
 		.meta = { .n = 2 * n->nmeta, .items = meta }, .health = nh,
-		.all_services = true,
+		.all_services = names == NULL,
+		.service_names = { .n = names ? (uint32_t)nnames : 0,
+		    .items = (const char *const *)names },
 		.services = cat_list_strv(&svcs) };
 	proto_enc_dns_node(out, &m);
 	cat_list_free(&svcs);
@@ -137,7 +158,7 @@ full_sync(void)
 	bool first = true;
 	cat_list_init(&rows);
 	for (struct cat_node *n = cat_node_first(db); n; n = cat_node_next(n)) {
-		enc_node(cat_list_add(&rows), n);
+		enc_node(cat_list_add(&rows), n, NULL, 0);
 		if (rows.data.len >= FEED_BATCH_BYTES && cat_node_next(n)) {
 			send_update(&rows, NULL, first, false);
 			first = false;
@@ -159,34 +180,77 @@ subscribed(void)
 	    w->peer_epoch[PROC_DNS] == feed.epoch;
 }
 
+static void
+pend_add(char ***v, size_t *n, size_t *cap, const char *name)
+{
+	if (named(*v, *n, name))
+		return;
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 8;
+		*v = xrealloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = xstrdup(name);
+}
+
+static void
+pend_clear(void)
+{
+	for (size_t i = 0; i < feed.nnodes; i++)
+		free(feed.nodes[i]);
+	for (size_t i = 0; i < feed.nnames; i++)
+		free(feed.names[i]);
+	feed.nnodes = feed.nnames = 0;
+}
+
+/* Before the loop blocks: every write applied this turn is complete, so
+ * the rows are the live tables as of feed.index, and later writes come
+ * in a later turn (deltas stay in apply order). */
+static void
+flush_cb(struct ev_loop *loop, struct ev_prepare *w, int revents)
+{
+	ev_prepare_stop(loop, w);
+	for (size_t i = 0; subscribed() && i < feed.nnodes; i++) {
+		struct cat_node *n = cat_node_get(store_catalog(feed.st),
+		    feed.nodes[i]);
+		struct cat_list rows;
+		cat_list_init(&rows);
+		if (n)
+			enc_node(cat_list_add(&rows), n, feed.names,
+			    feed.nnames);
+		send_update(&rows, n ? NULL : feed.nodes[i], false, true);
+		cat_list_free(&rows);
+	}
+	pend_clear();
+}
+
 /* index 0 is a snapshot restore (catalog_store.c): every row may have
  * changed, and indexes may have gone back. */
 static void
 observe(void *arg, uint64_t index, enum cat_change what, const char *name)
 {
-	struct cat_list rows;
 	feed.index = MAX(feed.index, index);
 	if (!subscribed())
 		return;
 	if (index == 0) {
 		feed.index = 0;
+		pend_clear();
 		full_sync();
 		return;
 	}
-	if (what != CAT_CH_NODE)
+	if (what == CAT_CH_NODE)
+		pend_add(&feed.nodes, &feed.nnodes, &feed.capnodes, name);
+	else if (what == CAT_CH_SERVICE)
+		pend_add(&feed.names, &feed.nnames, &feed.capnames, name);
+	else
 		return;
-	struct cat_node *n = cat_node_get(store_catalog(feed.st), name);
-	cat_list_init(&rows);
-	if (n)
-		enc_node(cat_list_add(&rows), n);
-	send_update(&rows, n ? NULL : name, false, true);
-	cat_list_free(&rows);
+	ev_prepare_start(feed.st->w->loop, &feed.flush);
 }
 
 int
 store_dnsfeed_init(struct store *st)
 {
 	feed.st = st;
+	ev_prepare_init(&feed.flush, flush_cb);
 	if (!st->server)
 		return 0;
 	return store_catalog_observe(st, observe, NULL);
@@ -207,5 +271,6 @@ store_on_dns_sync(struct worker *w, unsigned from, struct ipc_chan *ch,
 	    (unsigned long long)q.index);
 	feed.subscribed = true;
 	feed.epoch = w->peer_epoch[PROC_DNS];
+	pend_clear();	/* the sync is newer than any of them */
 	full_sync();
 }
