@@ -4,6 +4,12 @@
  * a crash leaves either the old set or the new one, plus perhaps a
  * temporary file that start-up removes.  Each file is verified whole
  * (CRC32C, sizes, metadata) before it is used.
+ *
+ * Raft paper §7 (log compaction): a snapshot records the last included
+ * index and term so the AppendEntries consistency check (§5.3) still
+ * works for the first entry after it, and the log before that index may
+ * be discarded.  The file is what InstallSnapshot (§7, Figure 13) streams
+ * in chunks to a follower that has fallen behind the leader's log.
  */
 #include "workers/store/raft_store.h"
 #include "workers/store/raft_wire.h"
