@@ -6,80 +6,143 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- ordering ------------------------------------------------------- */
+/* ---- the packed entry ------------------------------------------------ */
 
-static int
-bytes_cmp(const char *a, uint32_t al, const char *b, uint32_t bl)
-{
-	int c = memcmp(a, b, al < bl ? al : bl);
-	if (c)
-		return c;
-	return (al > bl) - (al < bl);
-}
+/* Which optional fields follow the indexes (struct kv_entry's first byte). */
+#define HAS_FLAGS	0x01
+#define HAS_LOCK	0x02
+#define HAS_SESSION	0x04
 
-struct kv_key {
-	const char *p;
-	uint32_t len;
+struct kv_entry {
+	uint8_t has;
+	uint8_t b[];	/* keylen, key, vlen, create, modify, [flags],
+			 * [lock index], [session NUL], value */
 };
 
-static int
-entry_cmp(const struct avl_node *a, const struct avl_node *b)
+static size_t
+uv_len(uint64_t v)
 {
-	const struct kv_entry *x = avl_entry(a, struct kv_entry, node);
-	const struct kv_entry *y = avl_entry(b, struct kv_entry, node);
-	return bytes_cmp(x->key, x->keylen, y->key, y->keylen);
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
 }
 
-static int
-entry_key_cmp(const void *k, const struct avl_node *n)
+static uint8_t *
+uv_put(uint8_t *p, uint64_t v)
 {
-	const struct kv_key *key = k;
-	const struct kv_entry *e = avl_entry(n, struct kv_entry, node);
-	return bytes_cmp(key->p, key->len, e->key, e->keylen);
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
 }
 
-static int
-tomb_cmp(const struct avl_node *a, const struct avl_node *b)
+/* Only ever reads what uv_put wrote. */
+static const uint8_t *
+uv_get(const uint8_t *p, uint64_t *v)
 {
-	const struct kv_tomb *x = avl_entry(a, struct kv_tomb, node);
-	const struct kv_tomb *y = avl_entry(b, struct kv_tomb, node);
-	return bytes_cmp(x->key, x->keylen, y->key, y->keylen);
+	uint64_t x = 0;
+	unsigned sh = 0;
+	while (*p & 0x80) {
+		x |= (uint64_t)(*p++ & 0x7f) << sh;
+		sh += 7;
+	}
+	*v = x | (uint64_t)*p++ << sh;
+	return p;
 }
 
-static int
-tomb_key_cmp(const void *k, const struct avl_node *n)
+struct kv_entry *
+kv_entry_new(const struct kv_row *r)
 {
-	const struct kv_key *key = k;
-	const struct kv_tomb *e = avl_entry(n, struct kv_tomb, node);
-	return bytes_cmp(key->p, key->len, e->key, e->keylen);
+	uint8_t has = (r->flags ? HAS_FLAGS : 0) |
+	    (r->lock_index ? HAS_LOCK : 0) | (r->session ? HAS_SESSION : 0);
+	size_t slen = r->session ? strlen(r->session) + 1 : 0;
+	size_t sz = sizeof(struct kv_entry) + uv_len(r->keylen) + r->keylen +
+	    uv_len(r->vlen) + uv_len(r->create_index) +
+	    uv_len(r->modify_index) + (r->flags ? uv_len(r->flags) : 0) +
+	    (r->lock_index ? uv_len(r->lock_index) : 0) + slen + r->vlen;
+	struct kv_entry *e = xmalloc(sz);
+	e->has = has;
+	uint8_t *p = uv_put(e->b, r->keylen);
+	memcpy(p, r->key, r->keylen);
+	p = uv_put(p + r->keylen, r->vlen);
+	p = uv_put(p, r->create_index);
+	p = uv_put(p, r->modify_index);
+	if (has & HAS_FLAGS)
+		p = uv_put(p, r->flags);
+	if (has & HAS_LOCK)
+		p = uv_put(p, r->lock_index);
+	if (slen) {
+		memcpy(p, r->session, slen);
+		p += slen;
+	}
+	if (r->vlen)
+		memcpy(p, r->value, r->vlen);
+	return e;
+}
+
+void
+kv_entry_free(struct kv_entry *e)
+{
+	free(e);
+}
+
+const char *
+kv_entry_key(const struct kv_entry *e, uint32_t *keylen)
+{
+	uint64_t kl;
+	const uint8_t *p = uv_get(e->b, &kl);
+	*keylen = (uint32_t)kl;
+	return (const char *)p;
+}
+
+void
+kv_entry_row(const struct kv_entry *e, struct kv_row *r)
+{
+	uint64_t v;
+	memset(r, 0, sizeof(*r));
+	r->key = kv_entry_key(e, &r->keylen);
+	const uint8_t *p = uv_get((const uint8_t *)r->key + r->keylen, &v);
+	r->vlen = (uint32_t)v;
+	p = uv_get(p, &r->create_index);
+	p = uv_get(p, &r->modify_index);
+	if (e->has & HAS_FLAGS)
+		p = uv_get(p, &r->flags);
+	if (e->has & HAS_LOCK)
+		p = uv_get(p, &r->lock_index);
+	if (e->has & HAS_SESSION) {
+		r->session = (const char *)p;
+		p += strlen(r->session) + 1;
+	}
+	r->value = r->vlen ? p : NULL;
+}
+
+/* ---- the tables ------------------------------------------------------ */
+
+static void
+entry_key(const void *item, const char **key, uint32_t *len)
+{
+	*key = kv_entry_key(item, len);
+}
+
+static void
+tomb_key(const void *item, const char **key, uint32_t *len)
+{
+	const struct kv_tomb *tb = item;
+	*key = tb->key;
+	*len = tb->keylen;
 }
 
 void
 kv_init(struct kv_table *t)
 {
 	memset(t, 0, sizeof(*t));
-	avl_init(&t->entries, entry_cmp);
-	avl_init(&t->tombs, tomb_cmp);
-}
-
-/* The entry with its key and value in one allocation: one malloc header
- * and one rounding per key instead of three (100k keys of 256 B hold
- * about 3 MB less). */
-struct kv_entry *
-kv_entry_new(const char *key, uint32_t keylen, const uint8_t *value,
-    uint32_t vlen)
-{
-	struct kv_entry *e = xmalloc(sizeof(*e) + keylen + 1 + vlen);
-	memset(e, 0, sizeof(*e));
-	memcpy(e->key, key, keylen);
-	e->key[keylen] = '\0';
-	e->keylen = keylen;
-	e->vlen = vlen;
-	if (vlen) {
-		e->value = (uint8_t *)e->key + keylen + 1;
-		memcpy(e->value, value, vlen);
-	}
-	return e;
+	kv_bt_init(&t->entries, entry_key);
+	kv_bt_init(&t->tombs, tomb_key);
 }
 
 struct kv_tomb *
@@ -95,62 +158,75 @@ kv_tomb_new(const char *key, uint32_t keylen, uint64_t index)
 }
 
 void
-kv_entry_free(struct kv_entry *e)
-{
-	if (e == NULL)
-		return;
-	free(e->session);
-	free(e);
-}
-
-static void
-entry_free(struct kv_entry *e)
-{
-	kv_entry_free(e);
-}
-
-void
 kv_free(struct kv_table *t)
 {
-	struct avl_node *n;
-	while ((n = avl_first(&t->entries)) != NULL) {
-		avl_remove(&t->entries, n);
-		entry_free(avl_entry(n, struct kv_entry, node));
-	}
-	while ((n = avl_first(&t->tombs)) != NULL) {
-		avl_remove(&t->tombs, n);
-		free(avl_entry(n, struct kv_tomb, node));
-	}
+	kv_bt_free(&t->entries, free);
+	kv_bt_free(&t->tombs, free);
 	kv_init(t);
 }
 
 struct kv_entry *
 kv_get(const struct kv_table *t, const char *key, uint32_t keylen)
 {
-	struct kv_key k = { key, keylen };
-	struct avl_node *n = avl_find(&t->entries, &k, entry_key_cmp);
-	return n ? avl_entry(n, struct kv_entry, node) : NULL;
+	return kv_bt_get(&t->entries, key, keylen);
 }
 
-struct kv_entry *
-kv_seek(const struct kv_table *t, const char *key, uint32_t keylen)
+const struct kv_entry *
+kv_seek(const struct kv_table *t, struct kv_iter *it, const char *key,
+    uint32_t keylen)
 {
-	struct kv_key k = { key, keylen };
-	struct avl_node *n = avl_seek(&t->entries, &k, entry_key_cmp);
-	return n ? avl_entry(n, struct kv_entry, node) : NULL;
+	return kv_bt_seek(&t->entries, &it->bt, key, keylen);
 }
 
-struct kv_entry *
-kv_next(const struct kv_entry *e)
+const struct kv_entry *
+kv_next(struct kv_iter *it)
 {
-	struct avl_node *n = avl_next(&e->node);
-	return n ? avl_entry(n, struct kv_entry, node) : NULL;
+	return kv_bt_next(&it->bt);
+}
+
+const struct kv_tomb *
+kv_tomb_seek(const struct kv_table *t, struct kv_iter *it, const char *key,
+    uint32_t keylen)
+{
+	return kv_bt_seek(&t->tombs, &it->bt, key, keylen);
+}
+
+const struct kv_tomb *
+kv_tomb_next(struct kv_iter *it)
+{
+	return kv_bt_next(&it->bt);
 }
 
 bool
 kv_has_prefix(const struct kv_entry *e, const char *prefix, uint32_t plen)
 {
-	return e->keylen >= plen && memcmp(e->key, prefix, plen) == 0;
+	uint32_t kl;
+	const char *k = kv_entry_key(e, &kl);
+	return kl >= plen && memcmp(k, prefix, plen) == 0;
+}
+
+int
+kv_restore_entry(struct kv_table *t, const struct kv_row *r)
+{
+	struct kv_entry *e = kv_entry_new(r);
+	if (kv_bt_insert(&t->entries, e) != NULL) {
+		free(e);
+		return -EEXIST;
+	}
+	t->bytes += r->keylen + r->vlen;
+	return 0;
+}
+
+int
+kv_restore_tomb(struct kv_table *t, const char *key, uint32_t keylen,
+    uint64_t index)
+{
+	struct kv_tomb *tb = kv_tomb_new(key, keylen, index);
+	if (kv_bt_insert(&t->tombs, tb) != NULL) {
+		free(tb);
+		return -EEXIST;
+	}
+	return 0;
 }
 
 uint64_t
@@ -163,13 +239,15 @@ uint64_t
 kv_index_prefix(const struct kv_table *t, const char *prefix, uint32_t plen)
 {
 	uint64_t max = 0;
-	struct kv_key k = { prefix, plen };
-	for (struct kv_entry *e = kv_seek(t, prefix, plen);
-	    e && kv_has_prefix(e, prefix, plen); e = kv_next(e))
-		max = MAX(max, e->modify_index);
-	for (struct avl_node *n = avl_seek(&t->tombs, &k, tomb_key_cmp); n;
-	    n = avl_next(n)) {
-		struct kv_tomb *tb = avl_entry(n, struct kv_tomb, node);
+	struct kv_iter it;
+	struct kv_row r;
+	for (const struct kv_entry *e = kv_seek(t, &it, prefix, plen);
+	    e && kv_has_prefix(e, prefix, plen); e = kv_next(&it)) {
+		kv_entry_row(e, &r);
+		max = MAX(max, r.modify_index);
+	}
+	for (const struct kv_tomb *tb = kv_tomb_seek(t, &it, prefix, plen);
+	    tb; tb = kv_tomb_next(&it)) {
 		if (tb->keylen < plen || memcmp(tb->key, prefix, plen) != 0)
 			break;
 		max = MAX(max, tb->index);
@@ -209,24 +287,31 @@ undo_push(struct txn *tx)
 static size_t
 entry_size(const struct kv_entry *e)
 {
-	return e ? e->keylen + e->vlen : 0;
+	struct kv_row r;
+	if (e == NULL)
+		return 0;
+	kv_entry_row(e, &r);
+	return r.keylen + r.vlen;
 }
 
-/* Write key with the given contents, replacing cur (may be NULL). */
+/* Write key with the given contents, replacing cur (may be NULL; cr is its
+ * row).  cur stays allocated until commit or rollback. */
 static struct kv_entry *
-put(struct txn *tx, struct kv_entry *cur, const struct kv_op *op,
-    uint64_t lock_index, const char *session)
+put(struct txn *tx, struct kv_entry *cur, const struct kv_row *cr,
+    const struct kv_op *op, uint64_t lock_index, const char *session)
 {
-	struct kv_entry *e = kv_entry_new(op->key, op->keylen, op->value,
-	    op->vlen);
-	e->flags = op->flags;
-	e->create_index = cur ? cur->create_index : tx->index;
-	e->modify_index = tx->index;
-	e->lock_index = lock_index;
-	e->session = session ? xstrdup(session) : NULL;
+	struct kv_row r = {
+		.key = op->key, .keylen = op->keylen,
+		.value = op->value, .vlen = op->vlen, .flags = op->flags,
+		.create_index = cur ? cr->create_index : tx->index,
+		.modify_index = tx->index, .lock_index = lock_index,
+		.session = session,
+	};
+	struct kv_entry *e = kv_entry_new(&r);
 	if (cur)
-		avl_remove(&tx->t->entries, &cur->node);
-	avl_insert(&tx->t->entries, &e->node);
+		kv_bt_replace(&tx->t->entries, e);
+	else
+		kv_bt_insert(&tx->t->entries, e);
 	struct undo *u = undo_push(tx);
 	u->old = cur;
 	u->new = e;
@@ -236,15 +321,12 @@ put(struct txn *tx, struct kv_entry *cur, const struct kv_op *op,
 static void
 tombstone(struct txn *tx, struct undo *u, const char *key, uint32_t keylen)
 {
-	struct kv_key k = { key, keylen };
-	struct avl_node *n = avl_find(&tx->t->tombs, &k, tomb_key_cmp);
-	struct kv_tomb *tb;
-	if (n) {
-		tb = avl_entry(n, struct kv_tomb, node);
+	struct kv_tomb *tb = kv_bt_get(&tx->t->tombs, key, keylen);
+	if (tb)
 		u->tomb_old = tb->index;
-	} else {
+	else {
 		tb = kv_tomb_new(key, keylen, 0);
-		avl_insert(&tx->t->tombs, &tb->node);
+		kv_bt_insert(&tx->t->tombs, tb);
 	}
 	tb->index = tx->index;
 	u->tomb = tb;
@@ -253,10 +335,12 @@ tombstone(struct txn *tx, struct undo *u, const char *key, uint32_t keylen)
 static void
 del(struct txn *tx, struct kv_entry *cur)
 {
-	avl_remove(&tx->t->entries, &cur->node);
+	uint32_t kl;
+	const char *k = kv_entry_key(cur, &kl);
+	kv_bt_remove(&tx->t->entries, k, kl);
 	struct undo *u = undo_push(tx);
 	u->old = cur;
-	tombstone(tx, u, cur->key, cur->keylen);
+	tombstone(tx, u, k, kl);
 }
 
 static void
@@ -268,16 +352,20 @@ rollback(struct txn *tx)
 			if (u->tomb_old)
 				u->tomb->index = u->tomb_old;
 			else {
-				avl_remove(&tx->t->tombs, &u->tomb->node);
+				kv_bt_remove(&tx->t->tombs, u->tomb->key,
+				    u->tomb->keylen);
 				free(u->tomb);
 			}
 		}
-		if (u->new) {
-			avl_remove(&tx->t->entries, &u->new->node);
-			entry_free(u->new);
-		}
-		if (u->old)
-			avl_insert(&tx->t->entries, &u->old->node);
+		if (u->new && u->old)
+			kv_bt_replace(&tx->t->entries, u->old);
+		else if (u->new) {
+			uint32_t kl;
+			const char *k = kv_entry_key(u->new, &kl);
+			kv_bt_remove(&tx->t->entries, k, kl);
+		} else if (u->old)
+			kv_bt_insert(&tx->t->entries, u->old);
+		free(u->new);
 	}
 }
 
@@ -293,9 +381,12 @@ commit(struct txn *tx)
 		struct kv_entry *any = u->new ? u->new : u->old;
 		tx->t->bytes += entry_size(u->new);
 		tx->t->bytes -= entry_size(u->old);
-		if (h && h->changed)
-			h->changed(h->arg, any->key, any->keylen);
-		entry_free(u->old);
+		if (h && h->changed) {
+			uint32_t kl;
+			const char *k = kv_entry_key(any, &kl);
+			h->changed(h->arg, k, kl);
+		}
+		free(u->old);
 	}
 }
 
@@ -333,52 +424,79 @@ session_valid(struct txn *tx, const char *s)
 /* Consul's lock semantics (state/kvs.go kvsLockTxn / kvsUnlockTxn). */
 static bool
 op_lock(struct txn *tx, unsigned i, const struct kv_op *op,
-    struct kv_entry *cur, struct kv_result *r)
+    struct kv_entry *cur, const struct kv_row *cr, struct kv_result *r)
 {
 	if (!session_valid(tx, op->session))
 		return fail(r, "invalid session \"%s\"",
 		    op->session ? op->session : "");
-	uint64_t li = cur ? cur->lock_index : 0;
-	if (cur && cur->session) {
-		if (strcmp(cur->session, op->session) != 0)
+	uint64_t li = cur ? cr->lock_index : 0;
+	if (cur && cr->session) {
+		if (strcmp(cr->session, op->session) != 0)
 			return fail(r, "failed to lock key " KEYF
 			    ", lock is already held", KEYA(op));
 	} else
 		li++;
-	report(tx, i, put(tx, cur, op, li, op->session));
+	report(tx, i, put(tx, cur, cr, op, li, op->session));
 	return true;
 }
 
 static bool
 op_unlock(struct txn *tx, unsigned i, const struct kv_op *op,
-    struct kv_entry *cur, struct kv_result *r)
+    struct kv_entry *cur, const struct kv_row *cr, struct kv_result *r)
 {
-	if (cur == NULL || cur->session == NULL || op->session == NULL ||
-	    strcmp(cur->session, op->session) != 0)
+	if (cur == NULL || cr->session == NULL || op->session == NULL ||
+	    strcmp(cr->session, op->session) != 0)
 		return fail(r, "failed to unlock key " KEYF ", lock isn't held,"
 		    " or is held by another session", KEYA(op));
-	report(tx, i, put(tx, cur, op, cur->lock_index, NULL));
+	report(tx, i, put(tx, cur, cr, op, cr->lock_index, NULL));
 	return true;
 }
 
+/* Seeks again after every delete: removing from the tree invalidates
+ * iterators (the removed entries live on in the undo log). */
 static bool
 op_delete_tree(struct txn *tx, const struct kv_op *op)
 {
-	struct kv_entry *e = kv_seek(tx->t, op->key, op->keylen);
-	while (e && kv_has_prefix(e, op->key, op->keylen)) {
-		struct kv_entry *next = kv_next(e);
+	struct kv_bt_iter it;
+	struct kv_entry *e;
+	while ((e = kv_bt_seek(&tx->t->entries, &it, op->key, op->keylen)) &&
+	    kv_has_prefix(e, op->key, op->keylen))
 		del(tx, e);
-		e = next;
-	}
 	return true;
 }
 
 static void
 op_get_tree(struct txn *tx, unsigned i, const struct kv_op *op)
 {
-	for (struct kv_entry *e = kv_seek(tx->t, op->key, op->keylen);
-	    e && kv_has_prefix(e, op->key, op->keylen); e = kv_next(e))
+	struct kv_iter it;
+	for (const struct kv_entry *e = kv_seek(tx->t, &it, op->key, op->keylen);
+	    e && kv_has_prefix(e, op->key, op->keylen); e = kv_next(&it))
 		report(tx, i, e);
+}
+
+/* Ops that only read or check the current entry (no change). */
+static bool
+run_check(struct txn *tx, unsigned i, const struct kv_op *op,
+    const struct kv_entry *cur, const struct kv_row *cr, struct kv_result *r)
+{
+	if (op->verb == KV_CHECK_NOT_EXISTS) {
+		if (cur != NULL)
+			return fail(r, "key " KEYF " exists", KEYA(op));
+		return true;
+	}
+	if (cur == NULL)
+		return fail(r, "key " KEYF " doesn't exist", KEYA(op));
+	if (op->verb == KV_CHECK_INDEX && cr->modify_index != op->index)
+		return fail(r, "current modify index %llu != %llu",
+		    (unsigned long long)cr->modify_index,
+		    (unsigned long long)op->index);
+	if (op->verb == KV_CHECK_SESSION && strcmp(cr->session ?
+	    cr->session : "", op->session ? op->session : "") != 0)
+		return fail(r, "current session \"%s\" != \"%s\"",
+		    cr->session ? cr->session : "",
+		    op->session ? op->session : "");
+	report(tx, i, cur);
+	return true;
 }
 
 static bool
@@ -386,55 +504,35 @@ run_op(struct txn *tx, unsigned i, const struct kv_op *op,
     struct kv_result *r)
 {
 	struct kv_entry *cur = kv_get(tx->t, op->key, op->keylen);
+	struct kv_row cr;
+	if (cur)
+		kv_entry_row(cur, &cr);
 	r->ok = true;
 	r->why[0] = '\0';
 	switch (op->verb) {
 	case KV_SET:
-		report(tx, i, put(tx, cur, op, cur ? cur->lock_index : 0,
-		    cur ? cur->session : NULL));
+		report(tx, i, put(tx, cur, &cr, op, cur ? cr.lock_index : 0,
+		    cur ? cr.session : NULL));
 		return true;
 	case KV_CAS:
 		if (op->index == 0 ? cur != NULL :
-		    (cur == NULL || cur->modify_index != op->index))
+		    (cur == NULL || cr.modify_index != op->index))
 			return fail(r, "failed to set key " KEYF
 			    ", index is stale", KEYA(op));
-		report(tx, i, put(tx, cur, op, cur ? cur->lock_index : 0,
-		    cur ? cur->session : NULL));
+		report(tx, i, put(tx, cur, &cr, op, cur ? cr.lock_index : 0,
+		    cur ? cr.session : NULL));
 		return true;
 	case KV_LOCK:
-		return op_lock(tx, i, op, cur, r);
+		return op_lock(tx, i, op, cur, &cr, r);
 	case KV_UNLOCK:
-		return op_unlock(tx, i, op, cur, r);
+		return op_unlock(tx, i, op, cur, &cr, r);
 	case KV_GET:
-		if (cur == NULL)
-			return fail(r, "key " KEYF " doesn't exist", KEYA(op));
-		report(tx, i, cur);
-		return true;
+	case KV_CHECK_INDEX:
+	case KV_CHECK_SESSION:
+	case KV_CHECK_NOT_EXISTS:
+		return run_check(tx, i, op, cur, &cr, r);
 	case KV_GET_TREE:
 		op_get_tree(tx, i, op);
-		return true;
-	case KV_CHECK_INDEX:
-		if (cur == NULL)
-			return fail(r, "key " KEYF " doesn't exist", KEYA(op));
-		if (cur->modify_index != op->index)
-			return fail(r, "current modify index %llu != %llu",
-			    (unsigned long long)cur->modify_index,
-			    (unsigned long long)op->index);
-		report(tx, i, cur);
-		return true;
-	case KV_CHECK_SESSION:
-		if (cur == NULL)
-			return fail(r, "key " KEYF " doesn't exist", KEYA(op));
-		if (strcmp(cur->session ? cur->session : "",
-		    op->session ? op->session : "") != 0)
-			return fail(r, "current session \"%s\" != \"%s\"",
-			    cur->session ? cur->session : "",
-			    op->session ? op->session : "");
-		report(tx, i, cur);
-		return true;
-	case KV_CHECK_NOT_EXISTS:
-		if (cur != NULL)
-			return fail(r, "key " KEYF " exists", KEYA(op));
 		return true;
 	case KV_DELETE:
 		if (cur)
@@ -445,7 +543,7 @@ run_op(struct txn *tx, unsigned i, const struct kv_op *op,
 	case KV_DELETE_CAS:
 		/* Consul's kvsDeleteCASTxn: only an existing entry at
 		 * another index fails; deleting a missing key succeeds. */
-		if (cur != NULL && cur->modify_index != op->index)
+		if (cur != NULL && cr.modify_index != op->index)
 			return fail(r, "failed to delete key " KEYF
 			    ", index is stale", KEYA(op));
 		if (cur)
@@ -472,37 +570,43 @@ kv_apply(struct kv_table *t, uint64_t index, const struct kv_op *ops,
 	return ok ? 0 : -ECANCELED;
 }
 
+/* Seeks again past every removed tombstone (removal invalidates the
+ * iterator; the tombstone is freed after the seek). */
 void
 kv_reap(struct kv_table *t, uint64_t index)
 {
-	struct avl_node *n = avl_first(&t->tombs);
-	while (n) {
-		struct avl_node *next = avl_next(n);
-		struct kv_tomb *tb = avl_entry(n, struct kv_tomb, node);
-		if (tb->index <= index) {
-			avl_remove(&t->tombs, n);
-			free(tb);
+	struct kv_bt_iter it;
+	struct kv_tomb *tb = kv_bt_seek(&t->tombs, &it, "", 0);
+	while (tb) {
+		if (tb->index > index) {
+			tb = kv_bt_next(&it);
+			continue;
 		}
-		n = next;
+		kv_bt_remove(&t->tombs, tb->key, tb->keylen);
+		struct kv_tomb *next = kv_bt_seek(&t->tombs, &it, tb->key,
+		    tb->keylen);
+		free(tb);
+		tb = next;
 	}
 }
 
+/* put replaces entries in place (same key), which keeps the iterator. */
 void
 kv_release_session(struct kv_table *t, uint64_t index, const char *session,
     const struct kv_hooks *hooks)
 {
 	struct txn tx = { .t = t, .index = index, .hooks = hooks };
-	for (struct kv_entry *e = avl_first(&t->entries) ?
-	    avl_entry(avl_first(&t->entries), struct kv_entry, node) : NULL;
-	    e; ) {
-		struct kv_entry *next = kv_next(e);
-		if (e->session && strcmp(e->session, session) == 0) {
-			struct kv_op op = { .key = e->key, .keylen = e->keylen,
-				.value = e->value, .vlen = e->vlen,
-				.flags = e->flags };
-			put(&tx, e, &op, e->lock_index, NULL);
+	struct kv_bt_iter it;
+	struct kv_row r;
+	for (struct kv_entry *e = kv_bt_seek(&t->entries, &it, "", 0); e;
+	    e = kv_bt_next(&it)) {
+		kv_entry_row(e, &r);
+		if (r.session && strcmp(r.session, session) == 0) {
+			struct kv_op op = { .key = r.key, .keylen = r.keylen,
+				.value = r.value, .vlen = r.vlen,
+				.flags = r.flags };
+			put(&tx, e, &r, &op, r.lock_index, NULL);
 		}
-		e = next;
 	}
 	commit(&tx);
 	free(tx.u);

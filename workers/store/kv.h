@@ -24,35 +24,49 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lib/avl.h"
 #include "lib/util.h"
+#include "workers/store/kv_btree.h"
 
-/* One block per key: this header, the key (NUL-terminated) and the value
- * right after it.  The key has no pointer of its own (88 bytes of header
- * instead of 96: with 100k+ keys the per-key overhead is most of the
- * store worker's memory beyond the data itself, docs/performance.md). */
-struct kv_entry {
-	struct avl_node node;
-	uint8_t *value;		/* vlen bytes inside the block; NULL if none */
+/*
+ * One malloc block per key, packed (kv.c): a byte saying which of flags,
+ * LockIndex and Session are there, the key length and the key, the value
+ * length, CreateIndex, ModifyIndex, the optional fields, then the value;
+ * lengths and numbers as LEB128 varints.  17 bytes of header for a 12-byte
+ * key and a 256-byte value instead of 88 with struct fields and an AVL
+ * node: with 100k+ keys the per-key overhead is most of the store
+ * worker's memory beyond the data itself (docs/performance.md).  Read it
+ * through kv_entry_key / kv_entry_row.
+ */
+struct kv_entry;
+
+/* An entry's fields, pointing into the entry (or, for kv_entry_new, into
+ * the caller's memory). */
+struct kv_row {
+	const char *key;
+	uint32_t keylen;
+	const uint8_t *value;	/* NULL when vlen is 0 */
+	uint32_t vlen;
 	uint64_t flags;
 	uint64_t create_index, modify_index, lock_index;
-	char *session;		/* NULL when not locked */
-	uint32_t keylen;
-	uint32_t vlen;
-	char key[];
+	const char *session;	/* NUL-terminated; NULL when not locked */
 };
 
 struct kv_tomb {
-	struct avl_node node;
 	uint64_t index;
 	uint32_t keylen;
 	char key[];		/* NUL-terminated */
 };
 
 struct kv_table {
-	struct avl_tree entries, tombs;
+	struct kv_bt entries, tombs;	/* kv_entry, kv_tomb in key order */
 	uint64_t max_index;	/* highest index of any write or delete */
 	size_t bytes;		/* keys + values held */
+};
+
+/* A position in key order; kv_apply and kv_release_session invalidate
+ * it. */
+struct kv_iter {
+	struct kv_bt_iter bt;
 };
 
 /* The txn verbs (Consul's api.KVOp). */
@@ -92,12 +106,12 @@ struct kv_result {
 /* Session existence check for lock (NULL: any non-empty id is valid). */
 typedef bool kv_session_fn(void *arg, const char *session);
 
-/* An entry holding copies of key (NUL-terminated) and value in the same
- * allocation; everything else zero.  kv_entry_free frees it and its
- * session. */
-struct kv_entry *kv_entry_new(const char *key, uint32_t keylen,
-    const uint8_t *value, uint32_t vlen);
+/* A block holding copies of everything r points at (r->session
+ * included); free(3) or kv_entry_free frees it. */
+struct kv_entry *kv_entry_new(const struct kv_row *r);
 void kv_entry_free(struct kv_entry *e);
+const char *kv_entry_key(const struct kv_entry *e, uint32_t *keylen);
+void kv_entry_row(const struct kv_entry *e, struct kv_row *r);
 /* A tombstone with its key in the same block; free(3) frees it. */
 struct kv_tomb *kv_tomb_new(const char *key, uint32_t keylen,
     uint64_t index);
@@ -107,12 +121,23 @@ void kv_free(struct kv_table *t);
 
 struct kv_entry *kv_get(const struct kv_table *t, const char *key,
     uint32_t keylen);
-/* The first entry whose key is >= key (for prefix walks). */
-struct kv_entry *kv_seek(const struct kv_table *t, const char *key,
-    uint32_t keylen);
-struct kv_entry *kv_next(const struct kv_entry *e);
+/* The first entry whose key is >= key (for prefix walks), then the next
+ * ones in key order; NULL at the end. */
+const struct kv_entry *kv_seek(const struct kv_table *t, struct kv_iter *it,
+    const char *key, uint32_t keylen);
+const struct kv_entry *kv_next(struct kv_iter *it);
 bool kv_has_prefix(const struct kv_entry *e, const char *prefix,
     uint32_t plen);
+/* The same over tombstones (snapshots). */
+const struct kv_tomb *kv_tomb_seek(const struct kv_table *t,
+    struct kv_iter *it, const char *key, uint32_t keylen);
+const struct kv_tomb *kv_tomb_next(struct kv_iter *it);
+
+/* Snapshot restore: put back an entry or a tombstone exactly as it was
+ * (indexes included).  -EEXIST if the key is there already. */
+int kv_restore_entry(struct kv_table *t, const struct kv_row *r);
+int kv_restore_tomb(struct kv_table *t, const char *key, uint32_t keylen,
+    uint64_t index);
 
 /* Index a read of one key / of a prefix reports (see above; never 0). */
 uint64_t kv_index_key(const struct kv_table *t);

@@ -25,12 +25,14 @@ struct txn_out {
 void
 store_kv_entry_encode(struct buf *out, const struct kv_entry *e)
 {
+	struct kv_row r;
+	kv_entry_row(e, &r);
 	struct proto_kv_entry m = {
-		.key = { e->key, e->keylen },
-		.value = { e->value ? (const char *)e->value : "", e->vlen },
-		.flags = e->flags, .create_index = e->create_index,
-		.modify_index = e->modify_index, .lock_index = e->lock_index,
-		.session = proto_str_c(e->session ? e->session : ""),
+		.key = { r.key, r.keylen },
+		.value = { r.value ? (const char *)r.value : "", r.vlen },
+		.flags = r.flags, .create_index = r.create_index,
+		.modify_index = r.modify_index, .lock_index = r.lock_index,
+		.session = proto_str_c(r.session ? r.session : ""),
 	};
 	proto_enc_kv_entry(out, &m);
 }

@@ -84,23 +84,27 @@ collect_keys(struct store *st, const struct proto_kv_read_req *q,
 {
 	const char *prev = NULL;
 	uint32_t prevlen = 0;
-	for (struct kv_entry *e = kv_seek(&st->kv, q->key.p, q->key.len);
-	    e && kv_has_prefix(e, q->key.p, q->key.len); e = kv_next(e)) {
-		uint32_t len = e->keylen;
+	struct kv_iter iter;
+	for (const struct kv_entry *e = kv_seek(&st->kv, &iter, q->key.p,
+	    q->key.len); e && kv_has_prefix(e, q->key.p, q->key.len);
+	    e = kv_next(&iter)) {
+		uint32_t keylen;
+		const char *key = kv_entry_key(e, &keylen);
+		uint32_t len = keylen;
 		if (q->separator.len) {
-			const char *rest = e->key + q->key.len;
-			uint32_t restlen = e->keylen - q->key.len;
+			const char *rest = key + q->key.len;
+			uint32_t restlen = keylen - q->key.len;
 			const char *hit = memmem(rest, restlen, q->separator.p,
 			    q->separator.len);
 			if (hit)
-				len = (uint32_t)(hit - e->key) + q->separator.len;
+				len = (uint32_t)(hit - key) + q->separator.len;
 		}
-		if (prev && len == prevlen && memcmp(prev, e->key, len) == 0)
+		if (prev && len == prevlen && memcmp(prev, key, len) == 0)
 			continue;
-		prev = e->key;
+		prev = key;
 		prevlen = len;
 		item_start(it);
-		buf_add(&it->data, e->key, len);
+		buf_add(&it->data, key, len);
 	}
 }
 
@@ -116,8 +120,10 @@ collect_entries(struct store *st, const struct proto_kv_read_req *q,
 		}
 		return;
 	}
-	for (struct kv_entry *e = kv_seek(&st->kv, q->key.p, q->key.len);
-	    e && kv_has_prefix(e, q->key.p, q->key.len); e = kv_next(e)) {
+	struct kv_iter iter;
+	for (const struct kv_entry *e = kv_seek(&st->kv, &iter, q->key.p,
+	    q->key.len); e && kv_has_prefix(e, q->key.p, q->key.len);
+	    e = kv_next(&iter)) {
 		item_start(it);
 		store_kv_entry_encode(&it->data, e);
 	}

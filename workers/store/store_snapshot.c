@@ -84,15 +84,15 @@ write_body(struct store *st, struct snap_out *o)
 	buf_init(&scratch);
 	proto_put_u64(&rec, st->kv.max_index);
 	r = put_record(o, &scratch, SNAP_KV_META, &rec);
-	for (struct kv_entry *e = kv_seek(&st->kv, "", 0); r == 0 && e;
-	    e = kv_next(e)) {
+	struct kv_iter it;
+	for (const struct kv_entry *e = kv_seek(&st->kv, &it, "", 0);
+	    r == 0 && e; e = kv_next(&it)) {
 		buf_reset(&rec);
 		store_kv_entry_encode(&rec, e);
 		r = put_record(o, &scratch, SNAP_KV_ENTRY, &rec);
 	}
-	for (struct avl_node *n = avl_first(&st->kv.tombs); r == 0 && n;
-	    n = avl_next(n)) {
-		struct kv_tomb *tb = avl_entry(n, struct kv_tomb, node);
+	for (const struct kv_tomb *tb = kv_tomb_seek(&st->kv, &it, "", 0);
+	    r == 0 && tb; tb = kv_tomb_next(&it)) {
 		buf_reset(&rec);
 		proto_put_str(&rec, (struct proto_str){ tb->key, tb->keylen });
 		proto_put_u64(&rec, tb->index);
@@ -132,21 +132,19 @@ restore_entry(struct kv_table *t, const uint8_t *p, size_t len)
 	struct proto_kv_entry m;
 	if (proto_dec_kv_entry(p, len, &m) < 0)
 		return -EBADMSG;
-	/* One block, as kv_apply builds them: a restored or restarted
-	 * server holds its keys as densely as one that applied the log. */
-	struct kv_entry *e = kv_entry_new(m.key.p, m.key.len,
-	    (const uint8_t *)m.value.p, m.value.len);
-	e->flags = m.flags;
-	e->create_index = m.create_index;
-	e->modify_index = m.modify_index;
-	e->lock_index = m.lock_index;
-	e->session = m.session.len ? xstrndup(m.session.p, m.session.len) : NULL;
-	if (avl_insert(&t->entries, &e->node) != &e->node) {
-		kv_entry_free(e);
-		return -EBADMSG;
-	}
-	t->bytes += e->keylen + e->vlen;
-	return 0;
+	/* kv_entry_new copies the session: it must be a C string here. */
+	char *session = m.session.len ? xstrndup(m.session.p, m.session.len) :
+	    NULL;
+	struct kv_row r = {
+		.key = m.key.p, .keylen = m.key.len,
+		.value = (const uint8_t *)m.value.p, .vlen = m.value.len,
+		.flags = m.flags, .create_index = m.create_index,
+		.modify_index = m.modify_index, .lock_index = m.lock_index,
+		.session = session,
+	};
+	int rc = kv_restore_entry(t, &r);
+	free(session);
+	return rc < 0 ? -EBADMSG : 0;
 }
 
 static int
@@ -158,12 +156,7 @@ restore_tomb(struct kv_table *t, const uint8_t *p, size_t len)
 	if (proto_get_str(&c, &key) < 0 || proto_get_u64(&c, &index) < 0 ||
 	    c.left)
 		return -EBADMSG;
-	struct kv_tomb *tb = kv_tomb_new(key.p, key.len, index);
-	if (avl_insert(&t->tombs, &tb->node) != &tb->node) {
-		free(tb);
-		return -EBADMSG;
-	}
-	return 0;
+	return kv_restore_tomb(t, key.p, key.len, index) < 0 ? -EBADMSG : 0;
 }
 
 static int parse_body(struct snap_state *ss, const uint8_t *p, size_t len);

@@ -37,6 +37,17 @@ apply1(uint64_t idx, struct kv_op o, struct kv_result *r)
 	return kv_apply(&t, idx, &o, 1, r ? r : &tmp, &hooks);
 }
 
+/* The row of key, which must exist. */
+static struct kv_row
+row(const char *key)
+{
+	struct kv_row r;
+	const struct kv_entry *e = kv_get(&t, key, (uint32_t)strlen(key));
+	ck_assert_ptr_nonnull(e);
+	kv_entry_row(e, &r);
+	return r;
+}
+
 static void
 setup(void)
 {
@@ -54,22 +65,21 @@ START_TEST(set_get_indexes)
 {
 	ck_assert_int_eq(kv_index_key(&t), 1);	/* never 0 */
 	ck_assert_int_eq(apply1(5, op(KV_SET, "a/b", "v1"), NULL), 0);
-	struct kv_entry *e = kv_get(&t, "a/b", 3);
-	ck_assert_ptr_nonnull(e);
-	ck_assert_uint_eq(e->create_index, 5);
-	ck_assert_uint_eq(e->modify_index, 5);
-	ck_assert_uint_eq(e->vlen, 2);
+	struct kv_row e = row("a/b");
+	ck_assert_uint_eq(e.create_index, 5);
+	ck_assert_uint_eq(e.modify_index, 5);
+	ck_assert_uint_eq(e.vlen, 2);
 	ck_assert_int_eq(apply1(7, op(KV_SET, "a/b", "v2"), NULL), 0);
-	e = kv_get(&t, "a/b", 3);
-	ck_assert_uint_eq(e->create_index, 5);
-	ck_assert_uint_eq(e->modify_index, 7);
-	ck_assert_int_eq(memcmp(e->value, "v2", 2), 0);
+	e = row("a/b");
+	ck_assert_uint_eq(e.create_index, 5);
+	ck_assert_uint_eq(e.modify_index, 7);
+	ck_assert_int_eq(memcmp(e.value, "v2", 2), 0);
 	ck_assert_uint_eq(kv_index_key(&t), 7);
 	ck_assert_int_eq(nchanged, 2);
 	ck_assert_str_eq(changed[1], "a/b");
 	/* empty value */
 	ck_assert_int_eq(apply1(8, op(KV_SET, "empty", NULL), NULL), 0);
-	ck_assert_ptr_null(kv_get(&t, "empty", 5)->value);
+	ck_assert_ptr_null(row("empty").value);
 }
 END_TEST
 
@@ -86,7 +96,7 @@ START_TEST(cas_rules)
 	ck_assert_int_eq(apply1(4, o, &r), -ECANCELED);
 	o.index = 3;
 	ck_assert_int_eq(apply1(4, o, &r), 0);
-	ck_assert_uint_eq(kv_get(&t, "k", 1)->modify_index, 4);
+	ck_assert_uint_eq(row("k").modify_index, 4);
 	struct kv_op d = op(KV_DELETE_CAS, "k", NULL);
 	d.index = 3;
 	ck_assert_int_eq(apply1(5, d, &r), -ECANCELED);
@@ -105,12 +115,12 @@ START_TEST(locks_and_lock_index)
 	struct kv_op a = op(KV_LOCK, "lock", "held");
 	a.session = "s1";
 	ck_assert_int_eq(apply1(2, a, &r), 0);
-	struct kv_entry *e = kv_get(&t, "lock", 4);
-	ck_assert_uint_eq(e->lock_index, 1);
-	ck_assert_str_eq(e->session, "s1");
+	struct kv_row e = row("lock");
+	ck_assert_uint_eq(e.lock_index, 1);
+	ck_assert_str_eq(e.session, "s1");
 	/* the holder re-acquires: no new LockIndex */
 	ck_assert_int_eq(apply1(3, a, &r), 0);
-	ck_assert_uint_eq(kv_get(&t, "lock", 4)->lock_index, 1);
+	ck_assert_uint_eq(row("lock").lock_index, 1);
 	/* another session cannot */
 	a.session = "s2";
 	ck_assert_int_eq(apply1(4, a, &r), -ECANCELED);
@@ -121,17 +131,17 @@ START_TEST(locks_and_lock_index)
 	ck_assert_int_eq(apply1(5, u, &r), -ECANCELED);
 	u.session = "s1";
 	ck_assert_int_eq(apply1(5, u, &r), 0);
-	e = kv_get(&t, "lock", 4);
-	ck_assert_ptr_null(e->session);
-	ck_assert_uint_eq(e->lock_index, 1);
+	e = row("lock");
+	ck_assert_ptr_null(e.session);
+	ck_assert_uint_eq(e.lock_index, 1);
 	/* next acquisition increments */
 	a.session = "s2";
 	ck_assert_int_eq(apply1(6, a, &r), 0);
-	ck_assert_uint_eq(kv_get(&t, "lock", 4)->lock_index, 2);
+	ck_assert_uint_eq(row("lock").lock_index, 2);
 	/* invalidating the session releases it */
 	kv_release_session(&t, 7, "s2", &hooks);
-	ck_assert_ptr_null(kv_get(&t, "lock", 4)->session);
-	ck_assert_uint_eq(kv_get(&t, "lock", 4)->modify_index, 7);
+	ck_assert_ptr_null(row("lock").session);
+	ck_assert_uint_eq(row("lock").modify_index, 7);
 	/* an empty session is invalid */
 	a.session = "";
 	ck_assert_int_eq(apply1(8, a, &r), -ECANCELED);
@@ -154,16 +164,16 @@ START_TEST(txn_all_or_nothing)
 	ck_assert_str_eq(r[3].why, "key \"y\" exists");
 	/* nothing changed, nobody was woken */
 	ck_assert_ptr_null(kv_get(&t, "y", 1));
-	struct kv_entry *x = kv_get(&t, "x", 1);
-	ck_assert_uint_eq(x->modify_index, 2);
-	ck_assert_int_eq(memcmp(x->value, "1", 1), 0);
+	struct kv_row x = row("x");
+	ck_assert_uint_eq(x.modify_index, 2);
+	ck_assert_int_eq(memcmp(x.value, "1", 1), 0);
 	ck_assert_int_eq(nchanged, 0);
 	ck_assert_uint_eq(kv_index_key(&t), 2);
 	ck_assert_uint_eq(kv_index_prefix(&t, "x", 1), 2);
 	ck_assert_uint_eq(t.tombs.count, 0);
 	/* without the failing check it commits */
 	ck_assert_int_eq(kv_apply(&t, 3, ops, 3, r, &hooks), 0);
-	ck_assert_uint_eq(kv_get(&t, "x", 1)->create_index, 3);
+	ck_assert_uint_eq(row("x").create_index, 3);
 	ck_assert_ptr_nonnull(kv_get(&t, "y", 1));
 }
 END_TEST
@@ -183,9 +193,9 @@ START_TEST(prefix_index_and_tombstones)
 	/* delete-tree removes in order and leaves tombstones */
 	apply1(10, op(KV_SET, "app/c/d", "1"), NULL);
 	ck_assert_int_eq(apply1(11, op(KV_DELETE_TREE, "app/", NULL), NULL), 0);
-	ck_assert_ptr_null(kv_seek(&t, "app/", 4) &&
-	    kv_has_prefix(kv_seek(&t, "app/", 4), "app/", 4) ?
-	    kv_seek(&t, "app/", 4) : NULL);
+	struct kv_iter it;
+	const struct kv_entry *left = kv_seek(&t, &it, "app/", 4);
+	ck_assert(left == NULL || !kv_has_prefix(left, "app/", 4));
 	ck_assert_uint_eq(kv_index_prefix(&t, "app/", 4), 11);
 	kv_reap(&t, 11);
 	ck_assert_uint_eq(t.tombs.count, 0);
@@ -200,9 +210,14 @@ START_TEST(ordered_walk)
 		apply1((uint64_t)(2 + i), op(KV_SET, keys[i], "v"), NULL);
 	const char *want[] = { "a", "a/1", "a/10", "a/2" };
 	int i = 0;
-	for (struct kv_entry *e = kv_seek(&t, "a", 1); e && kv_has_prefix(e, "a", 1);
-	    e = kv_next(e))
-		ck_assert_str_eq(e->key, want[i++]);
+	struct kv_iter it;
+	for (const struct kv_entry *e = kv_seek(&t, &it, "a", 1);
+	    e && kv_has_prefix(e, "a", 1); e = kv_next(&it)) {
+		uint32_t kl;
+		const char *k = kv_entry_key(e, &kl);
+		ck_assert_uint_eq(kl, strlen(want[i]));
+		ck_assert_int_eq(memcmp(k, want[i++], kl), 0);
+	}
 	ck_assert_int_eq(i, 4);
 	ck_assert_uint_eq(t.bytes, 1 + 3 + 4 + 3 + 1 + 2 + 6);
 }
