@@ -31,11 +31,11 @@
  * One malloc block per key, packed (kv.c): a byte saying which of flags,
  * LockIndex and Session are there, the key length and the key, the value
  * length, CreateIndex, ModifyIndex, the optional fields, then the value;
- * lengths and numbers as LEB128 varints.  17 bytes of header for a 12-byte
- * key and a 256-byte value instead of 88 with struct fields and an AVL
- * node: with 100k+ keys the per-key overhead is most of the store
- * worker's memory beyond the data itself (docs/performance.md).  Read it
- * through kv_entry_key / kv_entry_row.
+ * lengths and numbers as LEB128 varints.  8 bytes of header for a 12-byte
+ * key and a 256-byte value at indexes below 2^14 (10 below 2^21) instead
+ * of 88 with struct fields and an AVL node: with 100k+ keys the per-key
+ * overhead is most of the store worker's memory beyond the data itself
+ * (docs/performance.md).  Read it through kv_entry_key / kv_entry_row.
  */
 struct kv_entry;
 
