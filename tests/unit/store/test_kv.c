@@ -223,6 +223,114 @@ START_TEST(ordered_walk)
 }
 END_TEST
 
+/* The packed entry gives back every field as written, the largest
+ * numbers included, and leaves absent ones absent. */
+START_TEST(entry_round_trip)
+{
+	struct kv_row in = { .key = "some/key", .keylen = 8,
+		.value = (const uint8_t *)"v\0w", .vlen = 3,
+		.flags = UINT64_MAX, .create_index = 1ULL << 40,
+		.modify_index = UINT64_MAX, .lock_index = 300,
+		.session = "0b1d9e6c-0000-4000-8000-000000000001" }, out;
+	struct kv_entry *e = kv_entry_new(&in);
+	kv_entry_row(e, &out);
+	ck_assert_uint_eq(out.keylen, 8);
+	ck_assert_int_eq(memcmp(out.key, "some/key", 8), 0);
+	ck_assert_uint_eq(out.vlen, 3);
+	ck_assert_int_eq(memcmp(out.value, "v\0w", 3), 0);
+	ck_assert(out.flags == UINT64_MAX);
+	ck_assert(out.create_index == 1ULL << 40);
+	ck_assert(out.modify_index == UINT64_MAX);
+	ck_assert_uint_eq(out.lock_index, 300);
+	ck_assert_str_eq(out.session, in.session);
+	kv_entry_free(e);
+	struct kv_row bare = { .key = "k", .keylen = 1, .create_index = 1,
+		.modify_index = 1 };
+	e = kv_entry_new(&bare);
+	kv_entry_row(e, &out);
+	ck_assert_ptr_null(out.value);
+	ck_assert_ptr_null(out.session);
+	ck_assert_uint_eq(out.flags, 0);
+	ck_assert_uint_eq(out.lock_index, 0);
+	kv_entry_free(e);
+}
+END_TEST
+
+enum { MANY = 5000 };
+
+static void
+set_many(void)
+{
+	static char keys[MANY][16];
+	struct kv_op ops[64];
+	struct kv_result r[64];
+	for (unsigned s = 0, n = 0; s < MANY; s += n) {
+		for (n = 0; n < 64 && s + n < MANY; n++) {
+			unsigned i = s + n;
+			snprintf(keys[i], sizeof(keys[i]), "%s/%05u",
+			    i % 2 ? "k" : "j", i);
+			ops[n] = op(i % 7 ? KV_SET : KV_LOCK, keys[i], "v");
+			ops[n].session = "s1";
+		}
+		ck_assert_int_eq(kv_apply(&t, 10 + s, ops, n, r, NULL), 0);
+	}
+}
+
+/* How many keys under prefix, checking they come in key order. */
+static unsigned
+count_prefix(const char *prefix)
+{
+	struct kv_iter it;
+	uint32_t plen = (uint32_t)strlen(prefix), prevlen = 0;
+	const char *prev = NULL;
+	unsigned n = 0;
+	for (const struct kv_entry *e = kv_seek(&t, &it, prefix, plen);
+	    e && kv_has_prefix(e, prefix, plen); e = kv_next(&it)) {
+		uint32_t kl;
+		const char *k = kv_entry_key(e, &kl);
+		if (prev)
+			ck_assert_int_lt(memcmp(prev, k, MIN(kl, prevlen)), 0);
+		prev = k;
+		prevlen = kl;
+		n++;
+	}
+	return n;
+}
+
+/* Thousands of keys: session release rewrites only the holder's keys,
+ * a failed delete-tree puts every key back as it was, a committed one
+ * leaves tombstones that reaping removes. */
+START_TEST(many_keys)
+{
+	set_many();
+	ck_assert_uint_eq(count_prefix("k/"), MANY / 2);
+	ck_assert_uint_eq(count_prefix("j/"), MANY / 2);
+	kv_release_session(&t, 9000, "s1", &hooks);
+	ck_assert_ptr_null(row("k/00007").session);
+	ck_assert_uint_eq(row("k/00007").lock_index, 1);
+	ck_assert_uint_eq(row("k/00007").modify_index, 9000);
+	ck_assert_uint_eq(row("k/00009").modify_index, 10);
+	ck_assert_uint_eq(kv_index_prefix(&t, "k/", 2), 9000);
+	struct kv_op ops[2] = { op(KV_DELETE_TREE, "k/", NULL),
+		op(KV_CHECK_NOT_EXISTS, "j/00000", NULL) };
+	struct kv_result r[2];
+	ck_assert_int_eq(kv_apply(&t, 9001, ops, 2, r, &hooks), -ECANCELED);
+	ck_assert_uint_eq(count_prefix("k/"), MANY / 2);
+	ck_assert_uint_eq(row("k/04999").modify_index, 10 + 4992);
+	ck_assert_uint_eq(t.tombs.count, 0);
+	ck_assert_int_eq(kv_apply(&t, 9002, ops, 1, r, &hooks), 0);
+	ck_assert_uint_eq(count_prefix("k/"), 0);
+	ck_assert_uint_eq(count_prefix(""), MANY / 2);
+	ck_assert_uint_eq(t.tombs.count, MANY / 2);
+	ck_assert_uint_eq(kv_index_prefix(&t, "k/", 2), 9002);
+	ck_assert_uint_eq(t.bytes, (MANY / 2) * (7 + 1));
+	kv_reap(&t, 9001);
+	ck_assert_uint_eq(t.tombs.count, MANY / 2);
+	kv_reap(&t, 9002);
+	ck_assert_uint_eq(t.tombs.count, 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -235,6 +343,8 @@ main(void)
 	tcase_add_test(tc, txn_all_or_nothing);
 	tcase_add_test(tc, prefix_index_and_tombstones);
 	tcase_add_test(tc, ordered_walk);
+	tcase_add_test(tc, entry_round_trip);
+	tcase_add_test(tc, many_keys);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
