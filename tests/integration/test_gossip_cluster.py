@@ -421,7 +421,18 @@ def test_encrypted_pool_and_key_rotation(agents):
     assert out.returncode == 1
     assert "Failed to join %s:8301" % srv.ip in out.stderr
     assert "no installed keys could decrypt the message" in out.stderr
+    # No key at all: memberlist's own words, either way round.
+    plain = client(agents).start()
+    out = plain.cli("join", "-http-addr", plain.http_addr, srv.ip)
+    assert out.returncode == 1
+    assert "Remote state is encrypted and encryption is not configured" \
+        in out.stderr
+    out = c1.cli("join", "-http-addr", c1.http_addr, plain.ip)
+    assert out.returncode == 1
+    assert "Encryption is configured but remote state is not encrypted" \
+        in out.stderr
     assert set(statuses(srv)) == {srv.name, c1.name}
+    assert set(statuses(plain)) == {plain.name}
     # Cluster-wide listing, per pool, WAN first on a server.
     r = keyring(srv)
     assert r.status == 200, r.body
@@ -652,8 +663,20 @@ def test_serf_interop(agents, serfs, encrypted):
     fire(srv, "marker")
     wait_for(lambda: any(e["Name"] == "marker" for e in events(c1)[0]), 10)
     assert not any(e["Name"] == "plain" for e in events(c1)[0])
-    # A serf agent that dies is failed in muster; one that leaves, left.
+    # `serf query`: every muster agent acks it (Consul registers no
+    # query handlers, so an ack and no response is its whole answer).
+    out = s1.run("query", "-timeout=5s", "ping", "x")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    for a in (srv, c1):
+        assert "Ack from '%s'" % a.name in text, text
+    assert "Total Acks: 4" in text, text
+    # A serf agent that dies is failed in muster and a SIGKILLed muster
+    # agent in serf (both at once: one SWIM bound); one that leaves, left.
+    c1.kill()
     s1.stop()
     wait_status(srv, "serf-1", FAILED, timeout=30)
+    wait_for(lambda: s2.members().get(c1.name) == "failed", 30,
+             what="killed muster agent failed in serf members")
     assert s2.run("leave").returncode == 0
     wait_status(srv, "serf-2", LEFT, timeout=15)

@@ -167,8 +167,10 @@ def test_graceful_leave_deregisters_node(agents):
     except AssertionError as e:
         seen = [(m["Name"], m["Status"]) for m in
                 srv.get("/v1/agent/members").json()]
-        raise AssertionError("%s; server's members %r; log:\n%s" % (
-            e, seen, srv.read_log()[-4000:]))
+        raise AssertionError("%s; server's members %r; log:\n%s\n"
+                             "client's log:\n%s" % (
+                                 e, seen, srv.read_log()[-4000:],
+                                 c.read_log()[-6000:]))
     # With everything on it.
     assert instances(srv, "api") == []
     assert srv.get("/v1/catalog/services").json() == {"consul": []}
