@@ -222,6 +222,34 @@ def test_wan_pool_and_datacenter_merge_check(agents):
     assert r.status == 500 and b"Must be a server" in r.body
 
 
+def test_wan_join_flags_and_cli(agents):
+    """-join-wan and -retry-join-wan at start, `muster join -wan` at run
+    time; -retry-max-wan gives up like -retry-max."""
+    a = agents().start()
+    b = agents("-datacenter", "dc2", "-join-wan", a.ip).start()
+    c = agents("-datacenter", "dc3", "-retry-join-wan", a.ip,
+               "-retry-interval-wan", "200ms").start()
+    d = agents("-datacenter", "dc4").start()
+    out = d.cli("join", "-wan", "-http-addr", d.http_addr, b.ip)
+    assert out.returncode == 0, out.stderr
+    assert "Successfully joined cluster by contacting 1 nodes." in out.stdout
+    want = {a.name + ".dc1", b.name + ".dc2", c.name + ".dc3",
+            d.name + ".dc4"}
+    for s in (a, b, c, d):
+        wait_for(lambda s=s: {n for n, st in statuses(s, wan=True).items()
+                              if st == ALIVE} == want, 15,
+                 what="WAN pool on " + s.name)
+    wait_for(lambda: d.get("/v1/catalog/datacenters").json() ==
+             ["dc4", "dc1", "dc2", "dc3"], 10, what="four datacenters")
+    # The LAN pools stay apart.
+    assert set(statuses(a)) == {a.name}
+    e = agents("-datacenter", "dc5", "-retry-join-wan", next_loopback(),
+               "-retry-interval-wan", "200ms", "-retry-max-wan",
+               "2").start(wait=False)
+    assert e.proc.wait(30) == 2
+    assert "max join retry exhausted" in e.read_log()
+
+
 def test_sigkill_marked_failed_then_force_leave(agents):
     srv = agents().start()
     cs = [client(agents, "-join", srv.ip).start() for _ in range(3)]
@@ -269,6 +297,45 @@ def test_graceful_leave_shows_left(cluster):
     assert statuses(srv)[c1.name] in (LEAVING, LEFT)
     wait_status(srv, c1.name, LEFT, timeout=10)
     wait_status(c2, c1.name, LEFT, timeout=10)
+    # consul members: its columns, servers first; -status is a regex on
+    # the status word; nothing left after it: exit 2, no output.
+    def members_cli(*args):
+        return c2.cli("members", "-http-addr", c2.http_addr, *args)
+    out = members_cli()
+    assert out.returncode == 0, out.stderr
+    rows = [l.split() for l in out.stdout.splitlines()]
+    assert rows[0] == ["Node", "Address", "Status", "Type", "Build",
+                       "Protocol", "DC", "Partition", "Segment"]
+    assert rows[1] == [srv.name, serf_addr(srv), "alive", "server",
+                       "0.1.0", "2", "dc1", "default", "<all>"]
+    assert sorted(r[:3] + r[6:] for r in rows[2:]) == sorted([
+        [c1.name, serf_addr(c1), "left", "dc1", "default", "<default>"],
+        [c2.name, serf_addr(c2), "alive", "dc1", "default", "<default>"]])
+    out = members_cli("-status=left")
+    assert out.returncode == 0, out.stderr
+    assert [l.split()[0] for l in out.stdout.splitlines()[1:]] == [c1.name]
+    out = members_cli("-status", "^(alive|failed)$")
+    assert sorted(l.split()[0] for l in out.stdout.splitlines()[1:]) == \
+        sorted([srv.name, c2.name])
+    out = members_cli("-status=fail")
+    assert (out.returncode, out.stdout) == (2, "")
+    out = members_cli("-status=(")
+    assert out.returncode == 1
+    assert "Failed to compile status regexp" in out.stderr
+    # -detailed: Node Address Status Tags, the tags as sorted k=v pairs.
+    out = members_cli("-detailed", "-status=alive")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["Node", "Address", "Status", "Tags"]
+    detail = {l.split()[0]: l.split()[3] for l in lines[1:]}
+    assert set(detail) == {srv.name, c2.name}
+    tags = dict(kv.split("=", 1) for kv in detail[c2.name].split(","))
+    assert list(tags) == sorted(tags)
+    assert tags["role"] == "node" and tags["dc"] == "dc1"
+    assert tags["segment"] == "<default>" and tags["partition"] == "default"
+    assert tags["id"] == members(c2)[c2.name]["Tags"]["id"]
+    assert dict(kv.split("=", 1) for kv in detail[srv.name].split(","))[
+        "role"] == "consul"
 
 
 def test_sigterm_client_leaves_server_does_not(agents):
