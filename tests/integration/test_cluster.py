@@ -129,7 +129,25 @@ def get(a, key, query=""):
 
 
 def test_bootstrap_expect_one_leader_and_replication(agents, cluster_cfg):
-    servers = form(agents, cluster_cfg)
+    # Two of three expected: they see each other, and nobody is elected
+    # (an election timeout is ~1 s at raft_multiplier 1).
+    first = server(agents, cluster_cfg).start()
+    second = server(agents, cluster_cfg, join=first.ip).start()
+    wait_for(lambda: all(len([m for m in a.get("/v1/agent/members").json()
+                              if m["Status"] == 1]) == 2
+                         for a in (first, second)), 10,
+             what="two servers in gossip")
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        for a in (first, second):
+            assert leader_of(a) == "", a.read_log()[-2000:]
+        time.sleep(0.2)
+    assert raft_conf(first, stale=True)["Servers"] == []
+    third = server(agents, cluster_cfg, join=first.ip).start()
+    servers = [first, second, third]
+    wait_for(lambda: agreed_leader(servers), 30, what="one leader")
+    wait_for(lambda: len(raft_conf(servers[0])["Servers"]) == 3, 10,
+             what="3 servers in the Raft configuration")
     leader = agreed_leader(servers)
     conf = raft_conf(servers[1])
     assert sum(s["Leader"] for s in conf["Servers"]) == 1
@@ -363,6 +381,51 @@ def test_fourth_server_promoted_then_any_one_may_fail(agents, cluster_cfg):
     wait_for(lambda: peers() == members() == want, 15, interval=0.5,
              what="list-peers %r and members %r agree" % (peers(),
                                                           members()))
+
+
+def test_autopilot_removes_dead_server_never_below_min_quorum(agents,
+                                                             tmp_path):
+    """raft-autopilot's pruneDeadServers: a server gossip marks failed
+    leaves the Raft configuration, unless that would leave fewer voters
+    than min_quorum; list-peers and members agree once it is gone."""
+    cfg = tmp_path / "minq.json"
+    cfg.write_text(json.dumps({
+        "performance": {"raft_multiplier": 1},
+        "autopilot": {"server_stabilization_time": "%ds" % STABILIZATION_S,
+                      "min_quorum": 3}}))
+    servers = form(agents, str(cfg))
+    leader = by_addr(servers, agreed_leader(servers))
+    dead = [s for s in servers if s is not leader][0]
+    rest = [s for s in servers if s is not dead]
+    pids = list(dead.worker_pids().values())
+    dead.kill()
+    wait_for(lambda: all_dead(pids), 10, what="server gone")
+
+    def status_of(a, name):
+        for m in a.get("/v1/agent/members").json():
+            if m["Name"] == name:
+                return m["Status"]
+    wait_for(lambda: status_of(leader, dead.name) == 4, 40, interval=0.2,
+             what="dead server failed in gossip")
+    # Three voters, min_quorum 3: it stays (autopilot ticks every 0.5 s).
+    time.sleep(3)
+    assert len(raft_conf(leader)["Servers"]) == 3
+    r = leader.cli("operator", "autopilot", "set-config", "-min-quorum",
+                   "2", "-http-addr", leader.http_addr)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: {s["Address"] for s in raft_conf(leader)["Servers"]}
+             == {"%s:8300" % s.ip for s in rest}, 10,
+             what="dead server removed")
+    assert put(rest[1], "after-removal", "1")
+    r = rest[1].cli("operator", "raft", "list-peers", "-http-addr",
+                    rest[1].http_addr)
+    assert r.returncode == 0, r.stderr
+    assert {l.split()[0] for l in r.stdout.splitlines()[1:]} == {
+        s.name for s in rest}
+    r = rest[1].cli("members", "-http-addr", rest[1].http_addr)
+    rows = {l.split()[0]: l.split()[2] for l in r.stdout.splitlines()[1:]}
+    assert rows == {rest[0].name: "alive", rest[1].name: "alive",
+                    dead.name: "failed"}
 
 
 def test_operator_cli_through_a_client(agents, cluster_cfg):
