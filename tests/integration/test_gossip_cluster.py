@@ -152,6 +152,13 @@ def test_retry_join_gives_up_after_retry_max(agents):
     log = a.read_log()
     assert log.count("LAN pool: joining the cluster (attempt") == 2
     assert "max join retry exhausted" in log
+    # -retry-interval spaces the attempts (the default is 30 s).
+    import datetime
+    ts = [datetime.datetime.strptime(l.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+          for l in log.splitlines()
+          if "LAN pool: joining the cluster (attempt" in l]
+    gap = (ts[1] - ts[0]).total_seconds()
+    assert 0.15 <= gap < 2.0, gap
 
 
 def test_join_by_host_name(agents):
@@ -243,6 +250,16 @@ def test_wan_join_flags_and_cli(agents):
              ["dc4", "dc1", "dc2", "dc3"], 10, what="four datacenters")
     # The LAN pools stay apart.
     assert set(statuses(a)) == {a.name}
+    # force-leave -prune -wan from the CLI erases a dead server of the
+    # WAN pool at once (node.dc, as members -wan names it).
+    d.kill()
+    wait_status(a, d.name + ".dc4", FAILED, timeout=30, wan=True)
+    out = a.cli("force-leave", "-prune", "-wan", "-http-addr", a.http_addr,
+                d.name + ".dc4")
+    assert out.returncode == 0 and out.stdout == "", out.stderr
+    for s in (a, b, c):
+        wait_for(lambda s=s: d.name + ".dc4" not in statuses(s, wan=True),
+                 10, what="dc4 pruned on " + s.name)
     e = agents("-datacenter", "dc5", "-retry-join-wan", next_loopback(),
                "-retry-interval-wan", "200ms", "-retry-max-wan",
                "2").start(wait=False)
